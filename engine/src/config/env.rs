@@ -1,0 +1,75 @@
+//! `CHATBOT_*` environment variables, which override the file.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use super::{Config, ConfigError};
+
+/// Every variable read here, with the key it overrides.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("CHATBOT_ADDR", "server.addr"),
+    ("CHATBOT_DATABASE_URL", "database.url"),
+    ("CHATBOT_DATABASE_MAX_CONNECTIONS", "database.max_connections"),
+    ("CHATBOT_BUILTIN_PLUGINS", "plugins.builtin"),
+    ("CHATBOT_PLUGIN_CACHE_DIR", "plugins.cache_dir"),
+    ("CHATBOT_PLUGIN_DEADLINE_MS", "plugins.limits.deadline_ms"),
+    ("CHATBOT_PLUGIN_MEMORY_MIB", "plugins.limits.memory_mib"),
+    ("CHATBOT_PLUGIN_MAX_OUTPUT_BYTES", "plugins.limits.max_output_bytes"),
+    ("CHATBOT_PLUGIN_MAX_QUERIES", "plugins.limits.max_queries_per_request"),
+];
+
+fn parse<T: FromStr>(var: &str, key: &str, value: &str, allowed: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        source_name: format!("environment variable {var}"),
+        key: key.to_owned(),
+        message: format!("`{value}` is not {allowed}"),
+    })
+}
+
+fn parse_bool(var: &str, key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            source_name: format!("environment variable {var}"),
+            key: key.to_owned(),
+            message: format!("`{value}` is not a boolean (true/false, 1/0, yes/no, on/off)"),
+        }),
+    }
+}
+
+/// Applies the variables that `env` returns to `config`.
+pub fn apply_env(
+    config: &mut Config,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for (var, key) in ENV_VARS {
+        let Some(value) = env(var) else { continue };
+        match *var {
+            "CHATBOT_ADDR" => {
+                config.server.addr = parse(var, key, &value, "a socket address like 127.0.0.1:8080")?;
+            }
+            "CHATBOT_DATABASE_URL" => config.database.url = value,
+            "CHATBOT_DATABASE_MAX_CONNECTIONS" => {
+                config.database.max_connections = parse(var, key, &value, "a positive integer")?;
+            }
+            "CHATBOT_BUILTIN_PLUGINS" => config.plugins.builtin = parse_bool(var, key, &value)?,
+            "CHATBOT_PLUGIN_CACHE_DIR" => config.plugins.cache_dir = Some(PathBuf::from(value)),
+            "CHATBOT_PLUGIN_DEADLINE_MS" => {
+                config.plugins.limits.deadline_ms = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_PLUGIN_MEMORY_MIB" => {
+                config.plugins.limits.memory_mib = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_PLUGIN_MAX_OUTPUT_BYTES" => {
+                config.plugins.limits.max_output_bytes = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_PLUGIN_MAX_QUERIES" => {
+                config.plugins.limits.max_queries_per_request =
+                    parse(var, key, &value, "an integer")?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! The admin's configuration: `switchboard.toml`, overridden by `CHATBOT_*`
+//! environment variables, validated in full before anything starts.
+//!
+//! Every setting has a default, so the engine runs with no file at all
+//! (SQLite file `switchboard.db`, the three built-in plugins). Errors name
+//! the file, the key, what is wrong and what is allowed.
+
+mod env;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use env::{ENV_VARS, apply_env};
+
+/// The default database: an SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://switchboard.db?mode=rwc";
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema (the message
+    /// carries line, column and the allowed keys or types).
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{source_name}: `{key}`: {message}")]
+    Invalid {
+        /// The file or environment variable the value came from.
+        source_name: String,
+        /// The key, e.g. `plugin[0].limits.deadline_ms`.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// Settings for all plugins.
+    pub plugins: PluginsConfig,
+    /// One entry per plugin to load or configure (`[[plugin]]`).
+    #[serde(rename = "plugin")]
+    pub plugin: Vec<PluginEntry>,
+    /// Where the file was read from; relative plugin paths resolve against
+    /// its folder.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`CHATBOT_ADDR`).
+    pub addr: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...` (`CHATBOT_DATABASE_URL`).
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_DATABASE_URL.to_owned(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// `[plugins]`: settings for every plugin.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Load the built-in billing, crm and monitoring plugins
+    /// (`CHATBOT_BUILTIN_PLUGINS`).
+    pub builtin: bool,
+    /// Where compiled plugins are cached (`CHATBOT_PLUGIN_CACHE_DIR`);
+    /// default: `$XDG_CACHE_HOME/switchboard` or `~/.cache/switchboard`.
+    pub cache_dir: Option<PathBuf>,
+    /// Default limits; a `[[plugin]]` entry may override each.
+    pub limits: Limits,
+    /// When a plugin is taken out of rotation.
+    pub breaker: BreakerConfig,
+    /// Plugin instances that may run at once, across all plugins.
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            cache_dir: None,
+            limits: Limits::default(),
+            breaker: BreakerConfig::default(),
+            max_concurrent_calls: 64,
+        }
+    }
+}
+
+/// Limits on one plugin call.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Wall-clock deadline of a call, in milliseconds.
+    pub deadline_ms: u64,
+    /// Linear memory cap, in MiB.
+    pub memory_mib: u64,
+    /// Cap on the size of what a call returns, in bytes.
+    pub max_output_bytes: u64,
+    /// Cap on named-query calls per request.
+    pub max_queries_per_request: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline_ms: 200,
+            memory_mib: 32,
+            max_output_bytes: 1024 * 1024,
+            max_queries_per_request: 16,
+        }
+    }
+}
+
+/// Per-plugin overrides of [`Limits`]; unset keys take the defaults.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// See [`Limits::deadline_ms`].
+    pub deadline_ms: Option<u64>,
+    /// See [`Limits::memory_mib`].
+    pub memory_mib: Option<u64>,
+    /// See [`Limits::max_output_bytes`].
+    pub max_output_bytes: Option<u64>,
+    /// See [`Limits::max_queries_per_request`].
+    pub max_queries_per_request: Option<u32>,
+}
+
+impl LimitOverrides {
+    /// The effective limits over `defaults`.
+    pub fn over(&self, defaults: Limits) -> Limits {
+        Limits {
+            deadline_ms: self.deadline_ms.unwrap_or(defaults.deadline_ms),
+            memory_mib: self.memory_mib.unwrap_or(defaults.memory_mib),
+            max_output_bytes: self.max_output_bytes.unwrap_or(defaults.max_output_bytes),
+            max_queries_per_request: self
+                .max_queries_per_request
+                .unwrap_or(defaults.max_queries_per_request),
+        }
+    }
+}
+
+/// `[plugins.breaker]`: a plugin that fails `failure_threshold` times in a
+/// row is taken out of rotation for `cooldown_secs`, then tried again.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    pub failure_threshold: u32,
+    /// Seconds out of rotation before one trial call.
+    pub cooldown_secs: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            cooldown_secs: 30,
+        }
+    }
+}
+
+/// Access of an admin-defined named query.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryAccessConfig {
+    /// Read-only.
+    Read,
+    /// Writes; only inside `execute`.
+    Write,
+}
+
+/// A named query written by the admin in the TOML (adds to, or replaces,
+/// the plugin's own SQL of the same name).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// `read` or `write`.
+    pub access: QueryAccessConfig,
+    /// The SQL, with `:name` parameters and `:tenant_id`.
+    pub sql: String,
+}
+
+/// `[[plugin]]`: one plugin to load, or a built-in one to configure.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    /// The plugin's name; must match its manifest.
+    pub name: String,
+    /// The component's `.wasm` file; relative to the config file's folder.
+    /// Omit it to configure a built-in plugin of this name.
+    pub path: Option<PathBuf>,
+    /// Whether to load it (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Named queries granted. For a plugin with a `path` nothing is granted
+    /// unless listed; for a built-in plugin, omitting it grants the
+    /// plugin's own (reviewed) queries.
+    pub grants: Option<Vec<String>>,
+    /// Hosts (`host` or `host:port`) the plugin may call over HTTP.
+    #[serde(default)]
+    pub http_hosts: Vec<String>,
+    /// Limit overrides.
+    #[serde(default)]
+    pub limits: LimitOverrides,
+    /// Admin-written named queries, by name.
+    #[serde(default)]
+    pub queries: BTreeMap<String, QueryConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// Reads `path`, applies the process's `CHATBOT_*` variables and
+    /// validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, |k| std::env::var(k).ok())
+    }
+
+    /// As [`Config::load`], with the environment given by `env` (for tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => Self::read_file(path)?,
+            None => Self::default(),
+        };
+        apply_env(&mut config, env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a file without environment overrides or validation.
+    pub fn read_file(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        let mut config = Self::parse_str(&text, &file)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses TOML text; `file` names it in errors.
+    pub fn parse_str(text: &str, file: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// The name errors use for the file this came from.
+    pub fn source_name(&self) -> String {
+        self.source
+            .as_ref()
+            .map_or_else(|| "configuration".to_owned(), |p| p.display().to_string())
+    }
+
+    /// Resolves a plugin path against the config file's folder.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        match self.source.as_ref().and_then(|s| s.parent()) {
+            Some(dir) => dir.join(path),
+            None => path.to_path_buf(),
+        }
+    }
+
+    /// The compiled-plugin cache folder.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.plugins.cache_dir {
+            return dir.clone();
+        }
+        if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME") {
+            return PathBuf::from(xdg).join("switchboard");
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(".cache").join("switchboard");
+        }
+        std::env::temp_dir().join("switchboard-cache")
+    }
+}

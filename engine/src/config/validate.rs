@@ -1,0 +1,147 @@
+//! Checks that go beyond the schema: ranges, names, consistency.
+
+use std::collections::BTreeSet;
+
+use super::{Config, ConfigError, Limits};
+
+/// The names of the built-in plugins.
+pub const BUILTIN_NAMES: [&str; 3] = ["billing", "crm", "monitoring"];
+
+fn invalid(config: &Config, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        source_name: config.source_name(),
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+fn check_range(
+    config: &Config,
+    key: &str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            config,
+            key,
+            format!("{value} is out of range: allowed {min} to {max}"),
+        ))
+    }
+}
+
+fn check_limits(config: &Config, prefix: &str, limits: Limits) -> Result<(), ConfigError> {
+    check_range(config, &format!("{prefix}.deadline_ms"), limits.deadline_ms, 1, 60_000)?;
+    check_range(config, &format!("{prefix}.memory_mib"), limits.memory_mib, 1, 4096)?;
+    check_range(
+        config,
+        &format!("{prefix}.max_output_bytes"),
+        limits.max_output_bytes,
+        64,
+        64 * 1024 * 1024,
+    )?;
+    check_range(
+        config,
+        &format!("{prefix}.max_queries_per_request"),
+        u64::from(limits.max_queries_per_request),
+        0,
+        10_000,
+    )
+}
+
+/// Whether `name` is a valid plugin name: lower-case ASCII letters, digits,
+/// `_` and `-`, starting with a letter, at most 64 characters.
+pub fn is_valid_plugin_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+impl Config {
+    /// Checks everything the schema cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                self,
+                "database.url",
+                format!("`{url}` is not supported: use sqlite://FILE or postgres://..."),
+            ));
+        }
+        check_range(self, "database.max_connections", u64::from(self.database.max_connections), 1, 1000)?;
+        check_limits(self, "plugins.limits", self.plugins.limits)?;
+        check_range(self, "plugins.breaker.failure_threshold", u64::from(self.plugins.breaker.failure_threshold), 1, 1000)?;
+        check_range(self, "plugins.breaker.cooldown_secs", self.plugins.breaker.cooldown_secs, 1, 86_400)?;
+        check_range(self, "plugins.max_concurrent_calls", u64::from(self.plugins.max_concurrent_calls), 1, 1000)?;
+
+        let mut seen = BTreeSet::new();
+        for (i, entry) in self.plugin.iter().enumerate() {
+            let key = format!("plugin[{i}]");
+            if !is_valid_plugin_name(&entry.name) {
+                return Err(invalid(
+                    self,
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is not a valid plugin name: use lower-case letters, digits, `_` and `-`, starting with a letter",
+                        entry.name
+                    ),
+                ));
+            }
+            if !seen.insert(entry.name.as_str()) {
+                return Err(invalid(
+                    self,
+                    format!("{key}.name"),
+                    format!("plugin `{}` is listed twice", entry.name),
+                ));
+            }
+            match &entry.path {
+                None if !BUILTIN_NAMES.contains(&entry.name.as_str()) => {
+                    return Err(invalid(
+                        self,
+                        format!("{key}.path"),
+                        format!(
+                            "missing: `{}` is not a built-in plugin ({}), so it needs the path of its .wasm file",
+                            entry.name,
+                            BUILTIN_NAMES.join(", ")
+                        ),
+                    ));
+                }
+                Some(path) if entry.enabled => {
+                    let resolved = self.resolve_path(path);
+                    if !resolved.is_file() {
+                        return Err(invalid(
+                            self,
+                            format!("{key}.path"),
+                            format!("no such file: {}", resolved.display()),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            check_limits(self, &format!("{key}.limits"), entry.limits.over(self.plugins.limits))?;
+            for host in &entry.http_hosts {
+                if host.is_empty() || host.contains('/') || host.contains(' ') {
+                    return Err(invalid(
+                        self,
+                        format!("{key}.http_hosts"),
+                        format!("`{host}` is not a host name: write `host` or `host:port`"),
+                    ));
+                }
+            }
+            for (name, query) in &entry.queries {
+                if query.sql.trim().is_empty() {
+                    return Err(invalid(
+                        self,
+                        format!("{key}.queries.{name}.sql"),
+                        "is empty",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! # Switchboard engine
+//!
+//! The library behind the `switchboard` binary. A query flows through the
+//! modules in this order:
+//!
+//! - [`config`]: the admin's `switchboard.toml` and `CHATBOT_*` overrides,
+//!   validated up front.
+//! - [`registry`]: which plugin owns which intent, with its entities and
+//!   permission, built from the plugins' manifests.
+//! - [`plugins`]: the wasmtime host that runs each plugin in a sandbox, a
+//!   fresh instance per call, with limits, named queries scoped to the
+//!   caller's tenant, and a circuit breaker.
+//! - [`store`]: the database (SQLite by default, PostgreSQL in production)
+//!   and its migrations.
+
+pub mod config;
+pub mod plugins;
+pub mod registry;
+pub mod server;
+pub mod store;
+pub mod tenant;
+
+pub use tenant::TenantId;

@@ -1,0 +1,170 @@
+//! The plugin host: sandboxed WebAssembly components run by wasmtime.
+//!
+//! Each plugin is compiled once (cached on disk), linked once
+//! (`InstancePre`), and instantiated fresh for every call from the pooling
+//! allocator, so no state survives between calls, users or tenants. A call
+//! has a wall-clock deadline (epoch interruption), a memory cap, an output
+//! cap and a cap on named queries; a plugin that breaks a rule gets that
+//! request refused with a clear code, and one that keeps failing is taken
+//! out of rotation by its circuit breaker. The whole set is swapped
+//! atomically on reload.
+
+mod breaker;
+mod builtin;
+mod cache;
+pub mod error;
+mod loader;
+mod runtime;
+pub mod set;
+pub mod sql;
+mod state;
+pub mod types;
+mod v0_1_0;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Semaphore;
+
+pub use breaker::BreakerState;
+pub use builtin::{BUILT_WASM_DIR, BUILTIN_PLUGINS};
+pub use cache::{CacheOutcome, CompileCache};
+pub use error::{DispatchError, FailureCode, LoadError};
+pub use loader::SUPPORTED_WIT_VERSIONS;
+pub use runtime::Runtime;
+pub use set::{CallContext, LoadedPlugin, PluginInfo, PluginSet, PluginSource};
+pub use types::{
+    ActionCall, ActionOutcome, IntentKind, PluginAnswer, PluginManifest, PluginRequest,
+    ReportedKind,
+};
+
+use crate::config::Config;
+use crate::store::Db;
+
+/// The running plugin set and what it needs to run calls.
+pub struct PluginHost {
+    runtime: Arc<Runtime>,
+    current: ArcSwap<PluginSet>,
+    db: Option<Db>,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("plugins", &self.current.load().plugins.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginHost {
+    /// Starts the host and loads the plugins of `config`.
+    pub async fn start(config: &Config, db: Option<Db>) -> Result<Self, LoadError> {
+        let max = config.plugins.max_concurrent_calls;
+        let runtime = Arc::new(Runtime::new(max)?);
+        let set = {
+            let runtime = runtime.clone();
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || loader::load_set(&runtime, &config))
+                .await
+                .map_err(|e| LoadError::Host(e.to_string()))??
+        };
+        Ok(Self {
+            runtime,
+            current: ArcSwap::from_pointee(set),
+            db,
+            permits: Arc::new(Semaphore::new(max as usize)),
+        })
+    }
+
+    /// Loads the plugins of `config` and swaps them in atomically. On error
+    /// the running set is untouched and the error says why.
+    pub async fn reload(&self, config: &Config) -> Result<Arc<PluginSet>, LoadError> {
+        let runtime = self.runtime.clone();
+        let config = config.clone();
+        let set = tokio::task::spawn_blocking(move || loader::load_set(&runtime, &config))
+            .await
+            .map_err(|e| LoadError::Host(e.to_string()))??;
+        let set = Arc::new(set);
+        self.current.store(set.clone());
+        Ok(set)
+    }
+
+    /// The running set (a snapshot; a reload does not change it).
+    pub fn set(&self) -> Arc<PluginSet> {
+        self.current.load_full()
+    }
+
+    /// The database plugins query.
+    pub fn db(&self) -> Option<&Db> {
+        self.db.as_ref()
+    }
+
+    /// Routes `request` to the plugin that owns its intent.
+    pub async fn handle(
+        &self,
+        ctx: &CallContext,
+        request: PluginRequest,
+    ) -> Result<PluginAnswer, DispatchError> {
+        let set = self.set();
+        let intent = set
+            .registry()
+            .get(&request.intent)
+            .ok_or_else(|| DispatchError::UnknownIntent(request.intent.clone()))?;
+        let kind = intent.kind();
+        let plugin = set
+            .plugin(&intent.plugin)
+            .cloned()
+            .ok_or_else(|| DispatchError::UnknownIntent(request.intent.clone()))?;
+        let runtime = self.runtime.clone();
+        let db = self.db.clone();
+        let ctx = ctx.clone();
+        self.run_blocking(&plugin, move |p| p.handle_blocking(&runtime, db, &ctx, &request, kind))
+            .await
+    }
+
+    /// Executes a confirmed action with the plugin that owns `intent`.
+    pub async fn execute(
+        &self,
+        ctx: &CallContext,
+        intent: &str,
+        call: ActionCall,
+    ) -> Result<ActionOutcome, DispatchError> {
+        let set = self.set();
+        let owner = set
+            .registry()
+            .get(intent)
+            .ok_or_else(|| DispatchError::UnknownIntent(intent.to_owned()))?;
+        let plugin = set
+            .plugin(&owner.plugin)
+            .cloned()
+            .ok_or_else(|| DispatchError::UnknownIntent(intent.to_owned()))?;
+        let runtime = self.runtime.clone();
+        let db = self.db.clone();
+        let ctx = ctx.clone();
+        self.run_blocking(&plugin, move |p| p.execute_blocking(&runtime, db, &ctx, &call))
+            .await
+    }
+
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        f: impl FnOnce(&LoadedPlugin) -> Result<T, DispatchError> + Send + 'static,
+    ) -> Result<T, DispatchError> {
+        let host_error = |message: String| DispatchError::Failed {
+            plugin: plugin.name().to_owned(),
+            code: FailureCode::PluginHostError,
+            message,
+        };
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| host_error(e.to_string()))?;
+        let p = plugin.clone();
+        tokio::task::spawn_blocking(move || f(&p))
+            .await
+            .map_err(|e| host_error(format!("the plugin call was aborted: {e}")))?
+    }
+}

@@ -1,0 +1,395 @@
+//! What a plugin instance can reach: the per-call state behind every host
+//! import. One `HostState` lives exactly as long as one call's instance.
+//!
+//! The host functions here are version-neutral; each WIT version's adapter
+//! (`v0_1_0.rs`, ...) converts its types and calls them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use sqlx::{Any, Transaction};
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::error::FailureCode;
+use super::sql::{self, PreparedQuery, SqlRows, SqlValue, TENANT_PARAM};
+use super::types::QueryAccess;
+use crate::TenantId;
+use crate::store::{Db, DbKind};
+
+/// Which export is running; decides what the plugin may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMode {
+    /// `manifest()` at load time: no data access at all.
+    Manifest,
+    /// `handle()`: read queries only.
+    Handle,
+    /// `execute()`: read and write queries, in one transaction.
+    Execute,
+}
+
+/// A rule the plugin broke; the host ends the request with this code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Violation {
+    /// The code reported to the client.
+    pub code: FailureCode,
+    /// A safe explanation.
+    pub message: String,
+}
+
+/// A named-query failure the plugin may handle itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryFailure {
+    /// Missing or unknown parameters.
+    InvalidParams(String),
+    /// The database failed.
+    Failed(String),
+}
+
+/// What the admin granted a plugin, shared by all its calls.
+#[derive(Debug, Default)]
+pub struct Grants {
+    /// Granted named queries, prepared.
+    pub queries: BTreeMap<String, PreparedQuery>,
+    /// Hosts (`host` or `host:port`) it may call over HTTP.
+    pub http_hosts: Vec<String>,
+}
+
+/// Everything one call needs to know.
+#[derive(Debug)]
+pub struct CallScope {
+    /// The plugin's name, for logs and messages.
+    pub plugin: String,
+    /// Which export runs.
+    pub mode: CallMode,
+    /// The caller's tenant (absent while loading).
+    pub tenant: Option<TenantId>,
+    /// The caller.
+    pub user_id: String,
+    /// What the plugin may use.
+    pub grants: Arc<Grants>,
+    /// The database, if the engine has one.
+    pub db: Option<Db>,
+    /// The Tokio runtime to run database and HTTP work on.
+    pub runtime: Option<tokio::runtime::Handle>,
+    /// Named-query calls allowed in this call.
+    pub max_queries: u32,
+    /// When the call must end.
+    pub deadline: Instant,
+    /// Cap on response bodies from HTTP.
+    pub max_http_body: usize,
+}
+
+/// Refuses memory growth past the cap, and remembers that it did.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    max_bytes: usize,
+    /// Set when a growth was refused.
+    pub exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+const MAX_LOG_LINES: u32 = 200;
+const MAX_LOG_BYTES: usize = 4096;
+
+/// The store data of one plugin call.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The memory cap.
+    pub limiter: MemoryLimiter,
+    scope: CallScope,
+    queries_run: u32,
+    log_lines: u32,
+    transaction: Option<Transaction<'static, Any>>,
+    /// The first rule the plugin broke, if any.
+    pub violation: Option<Violation>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn http_client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+impl HostState {
+    /// State for one call with a memory cap of `memory_bytes`.
+    pub fn new(scope: CallScope, memory_bytes: usize) -> Self {
+        // WASI with nothing granted: no preopened folders, no environment,
+        // no arguments, no sockets, no name lookup; output is discarded.
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                max_bytes: memory_bytes,
+                exceeded: false,
+            },
+            scope,
+            queries_run: 0,
+            log_lines: 0,
+            transaction: None,
+            violation: None,
+        }
+    }
+
+    fn violate(&mut self, code: FailureCode, message: String) -> Violation {
+        let violation = Violation { code, message };
+        if self.violation.is_none() {
+            self.violation = Some(violation.clone());
+        }
+        violation
+    }
+
+    fn remaining(&self) -> Duration {
+        self.scope.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Runs a named query for the plugin. `Err` is a violation that ends
+    /// the call; `Ok(Err(_))` a failure the plugin may handle.
+    pub fn run_query(
+        &mut self,
+        name: &str,
+        params: Vec<(String, SqlValue)>,
+    ) -> Result<Result<SqlRows, QueryFailure>, Violation> {
+        let plugin = self.scope.plugin.clone();
+        if self.scope.mode == CallMode::Manifest {
+            return Ok(Err(QueryFailure::Failed(
+                "queries are not available while the plugin loads".into(),
+            )));
+        }
+        let Some(query) = self.scope.grants.queries.get(name).cloned() else {
+            return Err(self.violate(
+                FailureCode::PluginQueryNotGranted,
+                format!("plugin `{plugin}` called query `{name}`, which it was not granted"),
+            ));
+        };
+        if params.iter().any(|(k, _)| k.eq_ignore_ascii_case(TENANT_PARAM)) {
+            return Err(self.violate(
+                FailureCode::PluginTenantViolation,
+                format!("plugin `{plugin}` tried to set `{TENANT_PARAM}` on query `{name}`; the tenant is set by the host"),
+            ));
+        }
+        if query.access == QueryAccess::Write && self.scope.mode != CallMode::Execute {
+            return Err(self.violate(
+                FailureCode::PluginWriteOutsideExecute,
+                format!("plugin `{plugin}` ran write query `{name}` outside a confirmed action"),
+            ));
+        }
+        self.queries_run += 1;
+        if self.queries_run > self.scope.max_queries {
+            let max = self.scope.max_queries;
+            return Err(self.violate(
+                FailureCode::PluginQueryLimit,
+                format!("plugin `{plugin}` made more than {max} queries in one request"),
+            ));
+        }
+        let (Some(tenant), Some(db), Some(rt)) =
+            (self.scope.tenant, self.scope.db.clone(), self.scope.runtime.clone())
+        else {
+            return Ok(Err(QueryFailure::Failed("no database is configured".into())));
+        };
+        let given: BTreeMap<String, SqlValue> = params.into_iter().collect();
+        let values = match query.bind_order(tenant.get(), &given) {
+            Ok(values) => values,
+            Err(message) => return Ok(Err(QueryFailure::InvalidParams(message))),
+        };
+        let remaining = self.remaining();
+        let mode = self.scope.mode;
+        let mut transaction = self.transaction.take();
+        let outcome = rt.block_on(async {
+            tokio::time::timeout(remaining, async {
+                if transaction.is_none() {
+                    let mut tx = db.pool().begin().await?;
+                    if mode == CallMode::Handle && db.kind() == DbKind::Postgres {
+                        sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
+                    }
+                    transaction = Some(tx);
+                }
+                let Some(tx) = transaction.as_mut() else {
+                    return Err(sqlx::Error::PoolClosed);
+                };
+                let bound = sql::bind(&query.sql, values);
+                if query.returns_rows() {
+                    let rows = bound.fetch_all(&mut **tx).await?;
+                    sql::read_rows(&rows)
+                } else {
+                    let done = bound.execute(&mut **tx).await?;
+                    Ok(SqlRows {
+                        columns: vec!["rows_affected".into()],
+                        rows: vec![vec![SqlValue::Int(
+                            i64::try_from(done.rows_affected()).unwrap_or(i64::MAX),
+                        )]],
+                    })
+                }
+            })
+            .await
+        });
+        self.transaction = transaction;
+        match outcome {
+            Err(_elapsed) => Err(self.violate(
+                FailureCode::PluginTimeout,
+                format!("query `{name}` of plugin `{plugin}` ran past the deadline"),
+            )),
+            Ok(Err(error)) => {
+                tracing::warn!(plugin = %plugin, query = %name, %error, "named query failed");
+                Ok(Err(QueryFailure::Failed(format!("query `{name}` failed"))))
+            }
+            Ok(Ok(rows)) => Ok(Ok(rows)),
+        }
+    }
+
+    /// Ends the call's transaction: commits when `commit`, else rolls back.
+    /// Reads in `handle` are always rolled back.
+    pub fn finish(&mut self, commit: bool) -> Result<(), String> {
+        let Some(tx) = self.transaction.take() else {
+            return Ok(());
+        };
+        let Some(rt) = self.scope.runtime.clone() else {
+            return Ok(());
+        };
+        let commit = commit && self.scope.mode == CallMode::Execute;
+        rt.block_on(async {
+            if commit {
+                tx.commit().await
+            } else {
+                tx.rollback().await
+            }
+        })
+        .map_err(|e| format!("cannot finish the plugin's transaction: {e}"))
+    }
+
+    /// Structured logging from the plugin, capped in count and size.
+    pub fn log(&mut self, level: tracing::Level, message: &str, fields: &[(String, String)]) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return;
+        }
+        let mut message: String = message.chars().take(MAX_LOG_BYTES).collect();
+        if self.log_lines == MAX_LOG_LINES {
+            message.push_str(" (further log lines of this call are dropped)");
+        }
+        let fields: String = fields
+            .iter()
+            .take(32)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let fields: String = fields.chars().take(MAX_LOG_BYTES).collect();
+        let plugin = &self.scope.plugin;
+        match level {
+            tracing::Level::ERROR => tracing::error!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
+            tracing::Level::WARN => tracing::warn!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
+            tracing::Level::INFO => tracing::info!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
+            _ => tracing::trace!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
+        }
+    }
+
+    /// The current time, RFC 3339 UTC.
+    pub fn now(&self) -> String {
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    /// Outgoing HTTP, only to the hosts the admin listed.
+    #[allow(clippy::type_complexity)]
+    pub fn http_fetch(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Result<(u16, Vec<(String, String)>, Vec<u8>), String>, Violation> {
+        let plugin = self.scope.plugin.clone();
+        let parsed = match reqwest::Url::parse(url) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u,
+            _ => return Ok(Err(format!("`{url}` is not an http(s) URL"))),
+        };
+        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = parsed.port_or_known_default().unwrap_or(0);
+        let allowed = self.scope.mode != CallMode::Manifest
+            && self.scope.grants.http_hosts.iter().any(|h| {
+                let h = h.to_ascii_lowercase();
+                h == host || h == format!("{host}:{port}")
+            });
+        if !allowed {
+            return Err(self.violate(
+                FailureCode::PluginHttpNotAllowed,
+                format!("plugin `{plugin}` may not call host `{host}`"),
+            ));
+        }
+        let Some(rt) = self.scope.runtime.clone() else {
+            return Ok(Err("no runtime".into()));
+        };
+        let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
+            return Ok(Err(format!("`{method}` is not an HTTP method")));
+        };
+        let remaining = self.remaining();
+        let max_body = self.scope.max_http_body;
+        let result = rt.block_on(async move {
+            let mut request = http_client().request(method, parsed).timeout(remaining).body(body);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            let mut response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+                if body.len() + chunk.len() > max_body {
+                    return Err(format!("response body over {max_body} bytes"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, headers, body))
+        });
+        Ok(result)
+    }
+}

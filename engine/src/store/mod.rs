@@ -1,0 +1,123 @@
+//! The database: one pool over SQLite or PostgreSQL (through sqlx's `Any`
+//! driver, so the same SQL serves both), and the migrations in
+//! `migrations/`, applied at start-up.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A database that could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Connecting failed.
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A statement failed.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// The engine's database handle; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    kind: DbKind,
+}
+
+/// Hides the password of a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// Opens `url` and applies the migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let kind = if url.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else {
+            DbKind::Postgres
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        if kind == DbKind::Sqlite {
+            // Readers do not block the writer, and the other way round.
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        sqlx::migrate!("../migrations").run(&pool).await?;
+        Ok(Self { pool, kind })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database this is.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact_url("postgres://user:secret@db:5432/x"),
+            "postgres://user:***@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://switchboard.db"), "sqlite://switchboard.db");
+        assert_eq!(redact_url("postgres://user@db/x"), "postgres://user@db/x");
+    }
+}

@@ -1,0 +1,9 @@
+use switchboard_plugin_sdk::prelude::*;
+struct P;
+impl Plugin for P {
+    fn manifest() -> Manifest {
+        Manifest::new("billing", "0.1.0", "stub").intent(Intent::read("billing.stub", "stub").examples(["stub"]).permission("x_read"))
+    }
+    fn handle(_r: Request) -> Result<Answer, PluginError> { Ok(Answer::text("stub")) }
+}
+export_plugin!(P);
