@@ -12,7 +12,11 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 const CORE: [&str; 3] = ["billing", "crm", "monitoring"];
-const OTHERS: [&str; 2] = ["switchboard-plugin-greeter", "switchboard-plugin-hostile"];
+const OTHERS: [&str; 3] = [
+    "switchboard-plugin-greeter",
+    "switchboard-plugin-hostile",
+    "switchboard-plugin-clash",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env_var("CARGO_MANIFEST_DIR"));

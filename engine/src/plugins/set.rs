@@ -278,7 +278,11 @@ impl LoadedPlugin {
             |guest, store| match guest {
                 VersionedGuest::V0_1_0(g) => g.handle(store, request, &ctx.user_id),
             },
-            |raw: RawAnswer| check_answer_size(&raw, max).map(|()| raw),
+            |raw: RawAnswer| {
+                check_answer_size(&raw, max)
+                    .map(|()| raw)
+                    .map_err(|(code, m)| (code, format!("plugin `{}`: {m}", self.name())))
+            },
         )?;
         self.validate_answer(raw, kind)
     }

@@ -27,6 +27,7 @@ impl Plugin for Hostile {
             "query_flood",
             "http_exfiltrate",
             "behave",
+            "counter",
         ] {
             m = m.intent(intent(name));
         }
@@ -98,6 +99,12 @@ impl Plugin for Hostile {
                     .filter_map(|r| r.get("account_code").and_then(|v| v.as_str()).map(str::to_owned))
                     .collect();
                 Ok(Answer::text(format!("{} customers", codes.len())).data(json!({ "accounts": codes })))
+            }
+            "hostile.counter" => {
+                // A fresh instance per call means this is always 1.
+                static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Ok(Answer::text(format!("call {n}")).data(json!({ "calls": n })))
             }
             "hostile.action" => Ok(Answer::text("rename everyone?").propose(ProposedAction::new(
                 "rename",

@@ -1,0 +1,223 @@
+//! The billing plugin's manifest: its intents with training examples, and
+//! the named queries (SQL) an admin reviews and grants.
+
+use switchboard_plugin_sdk::prelude::*;
+
+const CUSTOMER_COLUMNS: &str = "account_code, name, email, phone, plan_code, region, status";
+
+pub fn manifest() -> Manifest {
+    let customer = ["customer", "customer_name"];
+    Manifest::new("billing", env!("CARGO_PKG_VERSION"), "Invoices, balances, payments and revenue")
+        .intent(
+            Intent::read("billing.customer_invoices", "Lists a customer's invoices, optionally by status and period")
+                .examples([
+                    "show me billing for customer ABC123",
+                    "list invoices for KLM204",
+                    "what invoices does John Smith have",
+                    "pull up the bills for account ZTR991",
+                    "unpaid invoices for customer QWE555",
+                    "show invoices of Garcia Logistics",
+                    "billing information for ABC123",
+                    "can you get me the invoices for account KLM-204",
+                    "invoices from last month for ABC123",
+                    "which invoices of ABC123 are overdue",
+                    "paid invoices for Maria Lopez",
+                    "get all bills for John Smith",
+                    "invoice list for customer DEF456",
+                    "show the billing history of customer ABC123",
+                    "what has ABC123 been billed",
+                    "and their invoices",
+                ])
+                .requires_one_of(customer)
+                .optional(["status", "period"])
+                .permission("billing_read")
+                .queries(["billing.customer_by_code", "billing.customers_by_name", "billing.invoices_by_customer"]),
+        )
+        .intent(
+            Intent::read("billing.invoice_details", "Shows one invoice and the payments made against it")
+                .examples([
+                    "show invoice INV-2025-001",
+                    "details of invoice inv-2025-014",
+                    "what is invoice INV-2024-118 for",
+                    "open invoice INV-2025-003",
+                    "tell me about INV-2025-002",
+                    "is invoice INV-2025-010 paid",
+                    "look up invoice number INV-2025-007",
+                    "invoice INV-2025-001 details please",
+                    "what's the status of invoice INV-2025-004",
+                    "who was invoice INV-2025-009 issued to",
+                ])
+                .requires("invoice")
+                .permission("billing_read")
+                .queries(["billing.invoice_by_id", "billing.payments_by_invoice", "billing.customer_by_code"]),
+        )
+        .intent(
+            Intent::read("billing.balance", "Shows what a customer owes")
+                .examples([
+                    "what is the balance of ABC123",
+                    "how much does KLM204 owe",
+                    "outstanding balance for John Smith",
+                    "does customer QWE555 owe us anything",
+                    "what's the amount due for account ZTR991",
+                    "how much is Garcia Logistics behind on payments",
+                    "current balance for customer DEF456",
+                    "amount owed by ABC123",
+                    "is ABC123 up to date with payments",
+                    "check the account balance of Maria Lopez",
+                    "how much money does John Smith owe",
+                    "and their balance",
+                ])
+                .requires_one_of(customer)
+                .permission("billing_read")
+                .queries(["billing.customer_by_code", "billing.customers_by_name", "billing.invoices_by_customer"]),
+        )
+        .intent(
+            Intent::read("billing.overdue_invoices", "Lists overdue invoices, by region or above an amount")
+                .examples([
+                    "show overdue invoices",
+                    "which invoices are overdue",
+                    "overdue invoices in the north",
+                    "list late payments over $100",
+                    "who hasn't paid on time",
+                    "overdue bills in the southern region above 200 dollars",
+                    "which customers are behind on payment",
+                    "all past due invoices",
+                    "delinquent accounts in the east",
+                    "overdue invoices over 500",
+                    "any overdue invoices in central",
+                ])
+                .optional(["region", "min_amount"])
+                .permission("billing_read")
+                .queries(["billing.overdue_invoices"]),
+        )
+        .intent(
+            Intent::read("billing.payment_history", "Lists a customer's payments, optionally in a period")
+                .examples([
+                    "payment history for ABC123",
+                    "show payments made by KLM204",
+                    "when did John Smith last pay",
+                    "what payments has QWE555 made this year",
+                    "list the payments of Garcia Logistics last month",
+                    "did ABC123 pay in March",
+                    "show me the payment record for account ZTR991",
+                    "recent payments from customer DEF456",
+                    "how has Maria Lopez paid us",
+                    "and their payments",
+                ])
+                .requires_one_of(customer)
+                .optional(["period"])
+                .permission("billing_read")
+                .queries(["billing.customer_by_code", "billing.customers_by_name", "billing.payments_by_customer"]),
+        )
+        .intent(
+            Intent::read("billing.revenue_summary", "Summarises revenue collected and invoiced in a period")
+                .examples([
+                    "revenue summary",
+                    "how much revenue did we make last month",
+                    "total revenue in the north this year",
+                    "what did we collect in March",
+                    "revenue report for Q1",
+                    "how much money came in last quarter",
+                    "income summary for the south region",
+                    "show me revenue for this month",
+                    "what were total billings last year",
+                    "sales figures for the east",
+                ])
+                .optional(["period", "region"])
+                .permission("billing_read")
+                .queries(["billing.revenue_collected", "billing.revenue_invoiced", "billing.outstanding_total"]),
+        )
+        .intent(
+            Intent::action("billing.generate_invoice", "Proposes a new invoice for a customer's plan")
+                .examples([
+                    "generate an invoice for ABC123",
+                    "create a new invoice for KLM204",
+                    "bill John Smith for this month",
+                    "issue an invoice to customer QWE555",
+                    "make an invoice for Garcia Logistics",
+                    "raise a bill for account ZTR991",
+                    "send a new invoice to DEF456",
+                    "invoice customer ABC123 for their plan",
+                    "please prepare an invoice for Maria Lopez",
+                ])
+                .requires_one_of(customer)
+                .permission("billing_write")
+                .queries([
+                    "billing.customer_by_code",
+                    "billing.customers_by_name",
+                    "billing.plan_price",
+                    "billing.max_invoice_number",
+                    "billing.insert_invoice",
+                ]),
+        )
+        .query(NamedQuery::read(
+            "billing.customer_by_code",
+            format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = :tenant_id AND account_code = :code"),
+        ).describe("One customer by account code"))
+        .query(NamedQuery::read(
+            "billing.customers_by_name",
+            format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = :tenant_id AND LOWER(name) LIKE :pattern ORDER BY name, account_code LIMIT 20"),
+        ).describe("Customers whose name matches a pattern"))
+        .query(NamedQuery::read(
+            "billing.invoices_by_customer",
+            "SELECT invoice_id, account_code, amount_cents, status, issued_on, due_on FROM invoices \
+             WHERE tenant_id = :tenant_id AND account_code = :code ORDER BY issued_on, invoice_id",
+        ).describe("A customer's invoices, oldest first"))
+        .query(NamedQuery::read(
+            "billing.invoice_by_id",
+            "SELECT invoice_id, account_code, amount_cents, status, issued_on, due_on FROM invoices \
+             WHERE tenant_id = :tenant_id AND invoice_id = :id",
+        ).describe("One invoice"))
+        .query(NamedQuery::read(
+            "billing.payments_by_invoice",
+            "SELECT payment_id, invoice_id, amount_cents, paid_on, method FROM payments \
+             WHERE tenant_id = :tenant_id AND invoice_id = :id ORDER BY paid_on",
+        ).describe("Payments against one invoice"))
+        .query(NamedQuery::read(
+            "billing.payments_by_customer",
+            "SELECT payment_id, invoice_id, amount_cents, paid_on, method FROM payments \
+             WHERE tenant_id = :tenant_id AND account_code = :code ORDER BY paid_on DESC, payment_id",
+        ).describe("A customer's payments, newest first"))
+        .query(NamedQuery::read(
+            "billing.overdue_invoices",
+            "SELECT i.invoice_id, i.account_code, c.name, c.region, i.amount_cents, i.due_on \
+             FROM invoices i JOIN customers c ON c.tenant_id = i.tenant_id AND c.account_code = i.account_code \
+             WHERE i.tenant_id = :tenant_id AND i.status = 'overdue' \
+             AND (:region IS NULL OR c.region = :region) AND i.amount_cents >= :min_cents \
+             ORDER BY i.amount_cents DESC, i.invoice_id LIMIT 100",
+        ).describe("Overdue invoices, largest first, by region and minimum amount"))
+        .query(NamedQuery::read(
+            "billing.revenue_collected",
+            "SELECT CAST(SUM(p.amount_cents) AS BIGINT) AS total, COUNT(*) AS n FROM payments p \
+             JOIN customers c ON c.tenant_id = p.tenant_id AND c.account_code = p.account_code \
+             WHERE p.tenant_id = :tenant_id AND p.paid_on >= :from AND p.paid_on <= :to \
+             AND (:region IS NULL OR c.region = :region)",
+        ).describe("Payments received in a period"))
+        .query(NamedQuery::read(
+            "billing.revenue_invoiced",
+            "SELECT CAST(SUM(i.amount_cents) AS BIGINT) AS total, COUNT(*) AS n FROM invoices i \
+             JOIN customers c ON c.tenant_id = i.tenant_id AND c.account_code = i.account_code \
+             WHERE i.tenant_id = :tenant_id AND i.issued_on >= :from AND i.issued_on <= :to \
+             AND (:region IS NULL OR c.region = :region)",
+        ).describe("Invoices issued in a period"))
+        .query(NamedQuery::read(
+            "billing.outstanding_total",
+            "SELECT CAST(SUM(i.amount_cents) AS BIGINT) AS total, COUNT(*) AS n FROM invoices i \
+             JOIN customers c ON c.tenant_id = i.tenant_id AND c.account_code = i.account_code \
+             WHERE i.tenant_id = :tenant_id AND i.status <> 'paid' AND (:region IS NULL OR c.region = :region)",
+        ).describe("Everything unpaid now"))
+        .query(NamedQuery::read(
+            "billing.plan_price",
+            "SELECT monthly_cents, name FROM plans WHERE tenant_id = :tenant_id AND plan_code = :plan",
+        ).describe("A plan's monthly price"))
+        .query(NamedQuery::read(
+            "billing.max_invoice_number",
+            "SELECT MAX(CAST(SUBSTR(invoice_id, 10) AS BIGINT)) AS max_n FROM invoices \
+             WHERE tenant_id = :tenant_id AND invoice_id LIKE :pattern",
+        ).describe("The highest invoice number with a prefix"))
+        .query(NamedQuery::write(
+            "billing.insert_invoice",
+            "INSERT INTO invoices (tenant_id, invoice_id, account_code, amount_cents, status, issued_on, due_on) \
+             VALUES (:tenant_id, :id, :code, :cents, 'unpaid', :issued, :due)",
+        ).describe("Creates an unpaid invoice"))
+}

@@ -1,0 +1,145 @@
+//! The monitoring plugin's manifest: intents with training examples, and
+//! the named queries an admin reviews and grants.
+
+use switchboard_plugin_sdk::prelude::*;
+
+const CUSTOMER_COLUMNS: &str = "account_code, name, email, phone, plan_code, region, status";
+
+pub fn manifest() -> Manifest {
+    let customer = ["customer", "customer_name"];
+    let lookup = ["monitoring.customer_by_code", "monitoring.customers_by_name"];
+    Manifest::new("monitoring", env!("CARGO_PKG_VERSION"), "Outages, connections, usage and network health")
+        .intent(
+            Intent::read("monitoring.outages", "Lists active outages, optionally in a region")
+                .examples([
+                    "any outages in the north",
+                    "are there any outages",
+                    "is the network down in the south",
+                    "current outages",
+                    "show service disruptions in the east",
+                    "is there an outage in central",
+                    "what's down right now",
+                    "any known incidents in the western region",
+                    "list active outages",
+                    "is anything broken in the network",
+                    "what about the south",
+                ])
+                .optional(["region"])
+                .permission("network_read")
+                .queries(["monitoring.active_outages"]),
+        )
+        .intent(
+            Intent::read("monitoring.connection_status", "Shows whether a customer's connection is up")
+                .examples([
+                    "is ABC123 online",
+                    "check the connection of KLM204",
+                    "is John Smith's internet working",
+                    "connection status for customer QWE555",
+                    "why is Garcia Logistics offline",
+                    "is the line of account ZTR991 up",
+                    "does DEF456 have connectivity",
+                    "check if Maria Lopez's router is connected",
+                    "is customer ABC123 connected",
+                    "diagnose the connection for KLM204",
+                ])
+                .requires_one_of(customer)
+                .permission("network_read")
+                .queries(lookup.into_iter().chain(["monitoring.devices_by_customer", "monitoring.active_outages"])),
+        )
+        .intent(
+            Intent::read("monitoring.usage", "Shows a customer's data usage")
+                .examples([
+                    "data usage for ABC123",
+                    "how much data did KLM204 use last month",
+                    "bandwidth consumption of John Smith",
+                    "show usage for customer QWE555 this month",
+                    "how many gigabytes has Garcia Logistics used",
+                    "is ZTR991 over their data cap",
+                    "traffic stats for DEF456 in March",
+                    "Maria Lopez's internet usage",
+                    "download volume for ABC123 over the last 3 months",
+                    "and their usage",
+                ])
+                .requires_one_of(customer)
+                .optional(["period"])
+                .permission("network_read")
+                .queries(lookup.into_iter().chain(["monitoring.usage", "monitoring.plan_cap"])),
+        )
+        .intent(
+            Intent::read("monitoring.network_health", "Summarises network health by region")
+                .examples([
+                    "network health",
+                    "how is the network doing",
+                    "network status in the north",
+                    "how healthy is the east region",
+                    "give me a network overview",
+                    "what's the availability in central",
+                    "overall network performance",
+                    "how many devices are offline in the south",
+                    "network dashboard for the west",
+                    "is the network stable",
+                ])
+                .optional(["region"])
+                .permission("network_read")
+                .queries(["monitoring.health_by_region", "monitoring.active_outages"]),
+        )
+        .intent(
+            Intent::read("monitoring.device_status", "Shows one network device's status")
+                .examples([
+                    "status of device OLT-NORTH-01",
+                    "is olt-south-02 up",
+                    "check router CPE-ABC123-1",
+                    "what's the state of switch SW-EAST-03",
+                    "is device OLT-CENTRAL-01 online",
+                    "when was OLT-WEST-02 last seen",
+                    "show device ONT-KLM204-1",
+                    "ping olt-north-01",
+                    "health of device SW-NORTH-01",
+                ])
+                .requires("device")
+                .permission("network_read")
+                .queries(["monitoring.device"]),
+        )
+        .query(NamedQuery::read(
+            "monitoring.customer_by_code",
+            format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = :tenant_id AND account_code = :code"),
+        ).describe("One customer by account code"))
+        .query(NamedQuery::read(
+            "monitoring.customers_by_name",
+            format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = :tenant_id AND LOWER(name) LIKE :pattern ORDER BY name, account_code LIMIT 20"),
+        ).describe("Customers whose name matches a pattern"))
+        .query(NamedQuery::read(
+            "monitoring.active_outages",
+            "SELECT outage_id, region, status, severity, description, started_at, affected_customers FROM outages \
+             WHERE tenant_id = :tenant_id AND status <> 'resolved' AND (:region IS NULL OR region = :region) \
+             ORDER BY started_at DESC",
+        ).describe("Outages not yet resolved"))
+        .query(NamedQuery::read(
+            "monitoring.devices_by_customer",
+            "SELECT device_id, account_code, kind, region, status, last_seen FROM devices \
+             WHERE tenant_id = :tenant_id AND account_code = :code ORDER BY device_id",
+        ).describe("A customer's devices"))
+        .query(NamedQuery::read(
+            "monitoring.device",
+            "SELECT device_id, account_code, kind, region, status, last_seen FROM devices \
+             WHERE tenant_id = :tenant_id AND device_id = :id",
+        ).describe("One device"))
+        .query(NamedQuery::read(
+            "monitoring.usage",
+            "SELECT month, download_gb, upload_gb FROM usage_records \
+             WHERE tenant_id = :tenant_id AND account_code = :code AND month >= :from AND month <= :to ORDER BY month",
+        ).describe("A customer's monthly usage in a range of months"))
+        .query(NamedQuery::read(
+            "monitoring.plan_cap",
+            "SELECT data_cap_gb FROM plans WHERE tenant_id = :tenant_id AND plan_code = :plan",
+        ).describe("A plan's data cap"))
+        .query(NamedQuery::read(
+            "monitoring.health_by_region",
+            "SELECT region, COUNT(*) AS devices, \
+             SUM(CASE WHEN status = 'online' THEN 1 ELSE 0 END) AS online, \
+             SUM(CASE WHEN status = 'degraded' THEN 1 ELSE 0 END) AS degraded, \
+             SUM(CASE WHEN status = 'offline' THEN 1 ELSE 0 END) AS offline \
+             FROM devices WHERE tenant_id = :tenant_id AND (:region IS NULL OR region = :region) \
+             GROUP BY region ORDER BY region",
+        ).describe("Device counts by status and region"))
+}
