@@ -24,7 +24,13 @@ fn main() {
         .parent()
         .expect("the engine lives in a workspace")
         .to_path_buf();
-    for dir in ["plugin-sdk", "plugins", "examples", "tests/plugins", "Cargo.lock"] {
+    for dir in [
+        "plugin-sdk",
+        "plugins",
+        "examples",
+        "tests/plugins",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
@@ -106,7 +112,9 @@ fn ensure_target() {
     if installed {
         return;
     }
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
         _ => panic!(

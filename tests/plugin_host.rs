@@ -79,7 +79,10 @@ async fn still_serving(host: &PluginHost) {
         .handle(&ctx(1), request("hostile.behave"))
         .await
         .expect("the hostile plugin still answers a good request");
-    assert_eq!(answer.structured_data["accounts"], json!(["ABC123", "KLM204"]));
+    assert_eq!(
+        answer.structured_data["accounts"],
+        json!(["ABC123", "KLM204"])
+    );
     let answer = host
         .handle(&ctx(1), request("greeter.hello"))
         .await
@@ -91,22 +94,64 @@ async fn still_serving(host: &PluginHost) {
 async fn each_misdeed_gets_its_own_clear_error_and_the_engine_keeps_serving() {
     let (_dir, db, host) = start(HOSTILE).await;
     let cases = [
-        ("hostile.infinite_loop", FailureCode::PluginTimeout, "300 ms"),
-        ("hostile.memory_bomb", FailureCode::PluginMemoryExceeded, "16 MiB"),
-        ("hostile.huge_answer", FailureCode::PluginOutputTooLarge, "65536"),
+        (
+            "hostile.infinite_loop",
+            FailureCode::PluginTimeout,
+            "300 ms",
+        ),
+        (
+            "hostile.memory_bomb",
+            FailureCode::PluginMemoryExceeded,
+            "16 MiB",
+        ),
+        (
+            "hostile.huge_answer",
+            FailureCode::PluginOutputTooLarge,
+            "65536",
+        ),
         ("hostile.panic", FailureCode::PluginTrap, "crashed"),
-        ("hostile.ungranted_query", FailureCode::PluginQueryNotGranted, "hostile.secret"),
-        ("hostile.other_tenant", FailureCode::PluginTenantViolation, "tenant_id"),
-        ("hostile.garbage", FailureCode::PluginBadOutput, "JSON object"),
-        ("hostile.write_in_handle", FailureCode::PluginWriteOutsideExecute, "hostile.rename"),
-        ("hostile.query_flood", FailureCode::PluginQueryLimit, "more than 5"),
-        ("hostile.http_exfiltrate", FailureCode::PluginHttpNotAllowed, "127.0.0.1"),
+        (
+            "hostile.ungranted_query",
+            FailureCode::PluginQueryNotGranted,
+            "hostile.secret",
+        ),
+        (
+            "hostile.other_tenant",
+            FailureCode::PluginTenantViolation,
+            "tenant_id",
+        ),
+        (
+            "hostile.garbage",
+            FailureCode::PluginBadOutput,
+            "JSON object",
+        ),
+        (
+            "hostile.write_in_handle",
+            FailureCode::PluginWriteOutsideExecute,
+            "hostile.rename",
+        ),
+        (
+            "hostile.query_flood",
+            FailureCode::PluginQueryLimit,
+            "more than 5",
+        ),
+        (
+            "hostile.http_exfiltrate",
+            FailureCode::PluginHttpNotAllowed,
+            "127.0.0.1",
+        ),
     ];
     for (intent, code, needle) in cases {
         let (got, message) = failure(&host, intent).await;
         assert_eq!(got, code, "{intent}: {message}");
-        assert!(message.contains(needle), "{intent}: `{message}` should mention `{needle}`");
-        assert!(message.contains("hostile"), "{intent}: `{message}` should name the plugin");
+        assert!(
+            message.contains(needle),
+            "{intent}: `{message}` should mention `{needle}`"
+        );
+        assert!(
+            message.contains("hostile"),
+            "{intent}: `{message}` should name the plugin"
+        );
         assert!(
             !message.contains("backtrace") && !message.contains(".rs:"),
             "{intent}: no stack trace in `{message}`"
@@ -120,11 +165,20 @@ async fn each_misdeed_gets_its_own_clear_error_and_the_engine_keeps_serving() {
 #[tokio::test]
 async fn named_queries_see_only_the_callers_tenant() {
     let (_dir, _db, host) = start(HOSTILE).await;
-    let one = host.handle(&ctx(1), request("hostile.behave")).await.unwrap();
-    let two = host.handle(&ctx(2), request("hostile.behave")).await.unwrap();
+    let one = host
+        .handle(&ctx(1), request("hostile.behave"))
+        .await
+        .unwrap();
+    let two = host
+        .handle(&ctx(2), request("hostile.behave"))
+        .await
+        .unwrap();
     assert_eq!(one.structured_data["accounts"], json!(["ABC123", "KLM204"]));
     assert_eq!(two.structured_data["accounts"], json!(["ABC123", "ZZZ999"]));
-    let nobody = host.handle(&ctx(3), request("hostile.behave")).await.unwrap();
+    let nobody = host
+        .handle(&ctx(3), request("hostile.behave"))
+        .await
+        .unwrap();
     assert_eq!(nobody.structured_data["accounts"], json!([]));
 }
 
@@ -132,18 +186,32 @@ async fn named_queries_see_only_the_callers_tenant() {
 async fn every_call_gets_a_fresh_instance() {
     let (_dir, _db, host) = start(HOSTILE).await;
     for _ in 0..3 {
-        let answer = host.handle(&ctx(1), request("hostile.counter")).await.unwrap();
-        assert_eq!(answer.structured_data["calls"], json!(1), "no state survives a call");
+        let answer = host
+            .handle(&ctx(1), request("hostile.counter"))
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.structured_data["calls"],
+            json!(1),
+            "no state survives a call"
+        );
     }
 }
 
 #[tokio::test]
 async fn actions_propose_on_handle_and_write_only_on_execute_in_the_callers_tenant() {
     let (_dir, db, host) = start(HOSTILE).await;
-    let answer = host.handle(&ctx(1), request("hostile.action")).await.unwrap();
+    let answer = host
+        .handle(&ctx(1), request("hostile.action"))
+        .await
+        .unwrap();
     let proposal = answer.proposal.expect("an action intent proposes");
     assert_eq!(proposal.action, "rename");
-    assert_eq!(common::names(&db, 1).await[0].1, "John Smith", "handle never writes");
+    assert_eq!(
+        common::names(&db, 1).await[0].1,
+        "John Smith",
+        "handle never writes"
+    );
 
     let outcome = host
         .execute(
@@ -157,7 +225,12 @@ async fn actions_propose_on_handle_and_write_only_on_execute_in_the_callers_tena
         .await
         .unwrap();
     assert_eq!(outcome.structured_data["rows_affected"], json!(2));
-    assert!(common::names(&db, 1).await.iter().all(|(_, n)| n == "Renamed"));
+    assert!(
+        common::names(&db, 1)
+            .await
+            .iter()
+            .all(|(_, n)| n == "Renamed")
+    );
     assert_eq!(
         common::names(&db, 2).await,
         vec![
@@ -201,7 +274,9 @@ async fn a_plugin_that_keeps_failing_is_taken_out_of_rotation() {
     let info = host.set().plugin("hostile").unwrap().info();
     assert_eq!(info.breaker, switchboard::plugins::BreakerState::Open);
     // Other plugins are unaffected.
-    host.handle(&ctx(1), request("greeter.hello")).await.unwrap();
+    host.handle(&ctx(1), request("greeter.hello"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -219,7 +294,9 @@ async fn a_plugin_reported_error_reaches_the_agent_and_is_not_a_failure() {
         .await
         .unwrap_err();
     match err {
-        DispatchError::Reported { plugin, message, .. } => {
+        DispatchError::Reported {
+            plugin, message, ..
+        } => {
             assert_eq!(plugin, "hostile");
             assert!(message.contains("missing parameter `name`"), "{message}");
         }
@@ -230,7 +307,10 @@ async fn a_plugin_reported_error_reaches_the_agent_and_is_not_a_failure() {
 #[tokio::test]
 async fn unknown_intents_are_refused() {
     let (_dir, _db, host) = start(HOSTILE).await;
-    let err = host.handle(&ctx(1), request("billing.balance")).await.unwrap_err();
+    let err = host
+        .handle(&ctx(1), request("billing.balance"))
+        .await
+        .unwrap_err();
     assert_eq!(err, DispatchError::UnknownIntent("billing.balance".into()));
 }
 
@@ -246,7 +326,11 @@ async fn the_builtin_plugins_load_with_no_configuration() {
     assert_eq!(names, ["billing", "crm", "monitoring"]);
     for info in set.infos() {
         assert_eq!(info.wit_version, "0.1.0");
-        assert!(!info.granted_queries.is_empty(), "{} has its own queries granted", info.name);
+        assert!(
+            !info.granted_queries.is_empty(),
+            "{} has its own queries granted",
+            info.name
+        );
     }
 }
 
@@ -256,7 +340,10 @@ mod load_errors {
     async fn load_error(text: &str) -> String {
         let dir = TempDir::new().unwrap();
         let config = common::config(dir.path(), text);
-        PluginHost::start(&config, None).await.unwrap_err().to_string()
+        PluginHost::start(&config, None)
+            .await
+            .unwrap_err()
+            .to_string()
     }
 
     #[tokio::test]
@@ -308,8 +395,14 @@ name = "junk"
 path = "junk.wasm"
 "#,
         );
-        let err = PluginHost::start(&config, None).await.unwrap_err().to_string();
-        assert!(err.contains("plugin `junk`") && err.contains("not a valid WebAssembly component"), "{err}");
+        let err = PluginHost::start(&config, None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("plugin `junk`") && err.contains("not a valid WebAssembly component"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -326,7 +419,10 @@ grants = ["greeter.drop_everything"]
 "#,
         )
         .await;
-        assert!(err.contains("greeter.drop_everything") && err.contains("greeter.count_customers"), "{err}");
+        assert!(
+            err.contains("greeter.drop_everything") && err.contains("greeter.count_customers"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -344,7 +440,10 @@ queries = { "greeter.count_customers" = { access = "read", sql = "SELECT COUNT(*
 "#,
         )
         .await;
-        assert!(err.contains("greeter.count_customers") && err.contains(":tenant_id"), "{err}");
+        assert!(
+            err.contains("greeter.count_customers") && err.contains(":tenant_id"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -365,7 +464,10 @@ queries = { "greeter.count_customers" = { access = "read", sql = "SELECT 42 AS c
 "#,
         );
         let host = PluginHost::start(&config, Some(db)).await.unwrap();
-        let answer = host.handle(&ctx(1), request("greeter.hello")).await.unwrap();
+        let answer = host
+            .handle(&ctx(1), request("greeter.hello"))
+            .await
+            .unwrap();
         assert_eq!(answer.structured_data["customers"], json!(42));
     }
 }

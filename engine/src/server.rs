@@ -32,7 +32,11 @@ impl AppState {
     /// the error says why.
     pub async fn reload(&self) -> Result<usize, String> {
         let config = Config::load(self.config_path.as_deref()).map_err(|e| e.to_string())?;
-        let set = self.plugins.reload(&config).await.map_err(|e| e.to_string())?;
+        let set = self
+            .plugins
+            .reload(&config)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(set.plugins().count())
     }
 }
@@ -84,7 +88,9 @@ fn spawn_sighup_reload(state: Arc<AppState>) {
         while hup.recv().await.is_some() {
             match state.reload().await {
                 Ok(n) => tracing::info!(plugins = n, "configuration reloaded"),
-                Err(error) => tracing::error!(%error, "reload refused; the running plugins are unchanged"),
+                Err(error) => {
+                    tracing::error!(%error, "reload refused; the running plugins are unchanged")
+                }
             }
         }
     });

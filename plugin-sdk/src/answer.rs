@@ -16,7 +16,11 @@ pub struct SuggestedAction {
 impl SuggestedAction {
     /// `action` names what to do (often another intent), `parameters` is a
     /// JSON object, `description` the label shown to the agent.
-    pub fn new(action: impl Into<String>, parameters: Json, description: impl Into<String>) -> Self {
+    pub fn new(
+        action: impl Into<String>,
+        parameters: Json,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             action: action.into(),
             parameters,

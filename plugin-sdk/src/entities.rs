@@ -40,9 +40,7 @@ impl Entities {
 
     /// The first of `names` that is present, with its name.
     pub fn first_of<'a>(&'a self, names: &[&'a str]) -> Option<(&'a str, &'a str)> {
-        names
-            .iter()
-            .find_map(|n| self.get(n).map(|v| (*n, v)))
+        names.iter().find_map(|n| self.get(n).map(|v| (*n, v)))
     }
 
     /// The entity parsed as `T` (e.g. `limit` as `u32`); `None` when absent,
@@ -50,9 +48,10 @@ impl Entities {
     pub fn parsed<T: FromStr>(&self, name: &str) -> Result<Option<T>, PluginError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| {
-                PluginError::invalid_input(format!("`{v}` is not a valid {name}"))
-            }),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| PluginError::invalid_input(format!("`{v}` is not a valid {name}"))),
         }
     }
 

@@ -50,9 +50,10 @@ impl PluginError {
 impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NotFound(m) | Self::InvalidInput(m) | Self::Unavailable(m) | Self::Internal(m) => {
-                f.write_str(m)
-            }
+            Self::NotFound(m)
+            | Self::InvalidInput(m)
+            | Self::Unavailable(m)
+            | Self::Internal(m) => f.write_str(m),
         }
     }
 }

@@ -65,8 +65,8 @@ pub mod bindings {
 pub mod prelude {
     pub use crate::host::{log_debug, log_error, log_info, log_warn, now};
     pub use crate::{
-        ActionRequest, ActionResult, Answer, Entities, Intent, Manifest, NamedQuery, Plugin, PluginError,
-        ProposedAction, Request, SuggestedAction, export_plugin, query,
+        ActionRequest, ActionResult, Answer, Entities, Intent, Manifest, NamedQuery, Plugin,
+        PluginError, ProposedAction, Request, SuggestedAction, export_plugin, query,
     };
     pub use serde_json::json;
 }

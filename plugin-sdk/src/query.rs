@@ -54,7 +54,9 @@ impl Value {
             wit::Value::Null => Json::Null,
             wit::Value::Boolean(b) => Json::Bool(b),
             wit::Value::Integer(i) => Json::from(i),
-            wit::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+            wit::Value::Float(f) => {
+                serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+            }
             wit::Value::Text(s) => Json::String(s),
         }
     }

@@ -48,14 +48,16 @@ pub async fn seeded_db(dir: &Path) -> Db {
 /// Customer names of a tenant, by account code.
 pub async fn names(db: &Db, tenant: i64) -> Vec<(String, String)> {
     use sqlx::Row;
-    sqlx::query("SELECT account_code, name FROM customers WHERE tenant_id = $1 ORDER BY account_code")
-        .bind(tenant)
-        .fetch_all(db.pool())
-        .await
-        .expect("read customers")
-        .into_iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
-        .collect()
+    sqlx::query(
+        "SELECT account_code, name FROM customers WHERE tenant_id = $1 ORDER BY account_code",
+    )
+    .bind(tenant)
+    .fetch_all(db.pool())
+    .await
+    .expect("read customers")
+    .into_iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+    .collect()
 }
 
 /// Writes `text` to `dir/switchboard.toml` with `{cache}` replaced by the
@@ -63,7 +65,10 @@ pub async fn names(db: &Db, tenant: i64) -> Vec<(String, String)> {
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let mut text = text.replace("{cache}", &cache_dir().display().to_string());
     for name in ["greeter", "hostile", "clash"] {
-        text = text.replace(&format!("{{wasm:{name}}}"), &wasm(name).display().to_string());
+        text = text.replace(
+            &format!("{{wasm:{name}}}"),
+            &wasm(name).display().to_string(),
+        );
     }
     let path = dir.join("switchboard.toml");
     std::fs::write(&path, text).expect("write config");

@@ -9,13 +9,22 @@ use super::{Config, ConfigError};
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("CHATBOT_ADDR", "server.addr"),
     ("CHATBOT_DATABASE_URL", "database.url"),
-    ("CHATBOT_DATABASE_MAX_CONNECTIONS", "database.max_connections"),
+    (
+        "CHATBOT_DATABASE_MAX_CONNECTIONS",
+        "database.max_connections",
+    ),
     ("CHATBOT_BUILTIN_PLUGINS", "plugins.builtin"),
     ("CHATBOT_PLUGIN_CACHE_DIR", "plugins.cache_dir"),
     ("CHATBOT_PLUGIN_DEADLINE_MS", "plugins.limits.deadline_ms"),
     ("CHATBOT_PLUGIN_MEMORY_MIB", "plugins.limits.memory_mib"),
-    ("CHATBOT_PLUGIN_MAX_OUTPUT_BYTES", "plugins.limits.max_output_bytes"),
-    ("CHATBOT_PLUGIN_MAX_QUERIES", "plugins.limits.max_queries_per_request"),
+    (
+        "CHATBOT_PLUGIN_MAX_OUTPUT_BYTES",
+        "plugins.limits.max_output_bytes",
+    ),
+    (
+        "CHATBOT_PLUGIN_MAX_QUERIES",
+        "plugins.limits.max_queries_per_request",
+    ),
 ];
 
 fn parse<T: FromStr>(var: &str, key: &str, value: &str, allowed: &str) -> Result<T, ConfigError> {
@@ -47,7 +56,8 @@ pub fn apply_env(
         let Some(value) = env(var) else { continue };
         match *var {
             "CHATBOT_ADDR" => {
-                config.server.addr = parse(var, key, &value, "a socket address like 127.0.0.1:8080")?;
+                config.server.addr =
+                    parse(var, key, &value, "a socket address like 127.0.0.1:8080")?;
             }
             "CHATBOT_DATABASE_URL" => config.database.url = value,
             "CHATBOT_DATABASE_MAX_CONNECTIONS" => {

@@ -34,8 +34,20 @@ fn check_range(
 }
 
 fn check_limits(config: &Config, prefix: &str, limits: Limits) -> Result<(), ConfigError> {
-    check_range(config, &format!("{prefix}.deadline_ms"), limits.deadline_ms, 1, 60_000)?;
-    check_range(config, &format!("{prefix}.memory_mib"), limits.memory_mib, 1, 4096)?;
+    check_range(
+        config,
+        &format!("{prefix}.deadline_ms"),
+        limits.deadline_ms,
+        1,
+        60_000,
+    )?;
+    check_range(
+        config,
+        &format!("{prefix}.memory_mib"),
+        limits.memory_mib,
+        1,
+        4096,
+    )?;
     check_range(
         config,
         &format!("{prefix}.max_output_bytes"),
@@ -65,18 +77,45 @@ impl Config {
     /// Checks everything the schema cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(invalid(
                 self,
                 "database.url",
                 format!("`{url}` is not supported: use sqlite://FILE or postgres://..."),
             ));
         }
-        check_range(self, "database.max_connections", u64::from(self.database.max_connections), 1, 1000)?;
+        check_range(
+            self,
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+            1,
+            1000,
+        )?;
         check_limits(self, "plugins.limits", self.plugins.limits)?;
-        check_range(self, "plugins.breaker.failure_threshold", u64::from(self.plugins.breaker.failure_threshold), 1, 1000)?;
-        check_range(self, "plugins.breaker.cooldown_secs", self.plugins.breaker.cooldown_secs, 1, 86_400)?;
-        check_range(self, "plugins.max_concurrent_calls", u64::from(self.plugins.max_concurrent_calls), 1, 1000)?;
+        check_range(
+            self,
+            "plugins.breaker.failure_threshold",
+            u64::from(self.plugins.breaker.failure_threshold),
+            1,
+            1000,
+        )?;
+        check_range(
+            self,
+            "plugins.breaker.cooldown_secs",
+            self.plugins.breaker.cooldown_secs,
+            1,
+            86_400,
+        )?;
+        check_range(
+            self,
+            "plugins.max_concurrent_calls",
+            u64::from(self.plugins.max_concurrent_calls),
+            1,
+            1000,
+        )?;
 
         let mut seen = BTreeSet::new();
         for (i, entry) in self.plugin.iter().enumerate() {
@@ -122,7 +161,11 @@ impl Config {
                 }
                 _ => {}
             }
-            check_limits(self, &format!("{key}.limits"), entry.limits.over(self.plugins.limits))?;
+            check_limits(
+                self,
+                &format!("{key}.limits"),
+                entry.limits.over(self.plugins.limits),
+            )?;
             for host in &entry.http_hosts {
                 if host.is_empty() || host.contains('/') || host.contains(' ') {
                     return Err(invalid(

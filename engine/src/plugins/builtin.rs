@@ -4,9 +4,15 @@
 
 /// `(name, component bytes)` of each built-in plugin.
 pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[
-    ("billing", include_bytes!(concat!(env!("OUT_DIR"), "/billing.wasm"))),
+    (
+        "billing",
+        include_bytes!(concat!(env!("OUT_DIR"), "/billing.wasm")),
+    ),
     ("crm", include_bytes!(concat!(env!("OUT_DIR"), "/crm.wasm"))),
-    ("monitoring", include_bytes!(concat!(env!("OUT_DIR"), "/monitoring.wasm"))),
+    (
+        "monitoring",
+        include_bytes!(concat!(env!("OUT_DIR"), "/monitoring.wasm")),
+    ),
 ];
 
 /// Where the build left the other plugin components it built (the SDK

@@ -43,7 +43,10 @@ fn candidates(config: &Config) -> Result<Vec<Candidate>, LoadError> {
     if config.plugins.builtin {
         for (name, wasm) in BUILTIN_PLUGINS {
             let entry = entry_for(name);
-            if entry.as_ref().is_some_and(|e| !e.enabled || e.path.is_some()) {
+            if entry
+                .as_ref()
+                .is_some_and(|e| !e.enabled || e.path.is_some())
+            {
                 continue;
             }
             out.push(Candidate {
@@ -86,8 +89,12 @@ fn detect_version(
         .map(|(name, _)| name.to_owned())
         .collect();
     if exports.iter().any(|e| e == v0_1_0::GUEST_EXPORT) {
-        let guest = v0_1_0::Guest::new(runtime.linker(), component)
-            .map_err(|e| invalid(label, format!("cannot link against switchboard:plugin@0.1.0: {e}")))?;
+        let guest = v0_1_0::Guest::new(runtime.linker(), component).map_err(|e| {
+            invalid(
+                label,
+                format!("cannot link against switchboard:plugin@0.1.0: {e}"),
+            )
+        })?;
         return Ok(VersionedGuest::V0_1_0(guest));
     }
     let found = exports
@@ -121,7 +128,10 @@ fn check_manifest(label: &str, m: &PluginManifest) -> Result<(), LoadError> {
     if m.name != label {
         return Err(invalid(
             label,
-            format!("its manifest calls it `{}`; the configuration calls it `{label}`", m.name),
+            format!(
+                "its manifest calls it `{}`; the configuration calls it `{label}`",
+                m.name
+            ),
         ));
     }
     if m.version.trim().is_empty() {
@@ -133,7 +143,10 @@ fn check_manifest(label: &str, m: &PluginManifest) -> Result<(), LoadError> {
     let mut query_names = BTreeSet::new();
     for q in &m.queries {
         if !query_names.insert(q.name.as_str()) {
-            return Err(invalid(label, format!("query `{}` is declared twice", q.name)));
+            return Err(invalid(
+                label,
+                format!("query `{}` is declared twice", q.name),
+            ));
         }
     }
     let mut intent_names = BTreeSet::new();
@@ -142,7 +155,9 @@ fn check_manifest(label: &str, m: &PluginManifest) -> Result<(), LoadError> {
         if name == NONE_INTENT || !is_intent_name(name) {
             return Err(invalid(
                 label,
-                format!("`{name}` is not a valid intent name: use dotted lower-case words like `billing.balance`"),
+                format!(
+                    "`{name}` is not a valid intent name: use dotted lower-case words like `billing.balance`"
+                ),
             ));
         }
         if !intent_names.insert(name.as_str()) {
@@ -151,19 +166,36 @@ fn check_manifest(label: &str, m: &PluginManifest) -> Result<(), LoadError> {
         if !is_identifier(&intent.permission) {
             return Err(invalid(
                 label,
-                format!("intent `{name}` has an invalid permission `{}`", intent.permission),
+                format!(
+                    "intent `{name}` has an invalid permission `{}`",
+                    intent.permission
+                ),
             ));
         }
         if intent.examples.iter().all(|e| e.trim().is_empty()) {
-            return Err(invalid(label, format!("intent `{name}` has no example utterances")));
+            return Err(invalid(
+                label,
+                format!("intent `{name}` has no example utterances"),
+            ));
         }
-        for entity in intent.required_entities.iter().flatten().chain(&intent.optional_entities) {
+        for entity in intent
+            .required_entities
+            .iter()
+            .flatten()
+            .chain(&intent.optional_entities)
+        {
             if !is_identifier(entity) {
-                return Err(invalid(label, format!("intent `{name}` has an invalid entity name `{entity}`")));
+                return Err(invalid(
+                    label,
+                    format!("intent `{name}` has an invalid entity name `{entity}`"),
+                ));
             }
         }
         if intent.required_entities.iter().any(Vec::is_empty) {
-            return Err(invalid(label, format!("intent `{name}` has an empty required-entity group")));
+            return Err(invalid(
+                label,
+                format!("intent `{name}` has an empty required-entity group"),
+            ));
         }
     }
     Ok(())
@@ -209,7 +241,11 @@ fn resolve_grants(
                 label,
                 format!(
                     "grants query `{name}`, which neither the plugin nor the configuration defines (defined: {})",
-                    if available.is_empty() { "none".to_owned() } else { available.keys().cloned().collect::<Vec<_>>().join(", ") }
+                    if available.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        available.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
                 ),
             ));
         };
@@ -221,12 +257,21 @@ fn resolve_grants(
     for intent in &manifest.intents {
         for q in &intent.queries {
             if !queries.contains_key(q) {
-                warnings.push(format!("intent `{}` uses query `{q}`, which is not granted", intent.name));
+                warnings.push(format!(
+                    "intent `{}` uses query `{q}`, which is not granted",
+                    intent.name
+                ));
             }
         }
     }
     let http_hosts = entry.map(|e| e.http_hosts.clone()).unwrap_or_default();
-    Ok((Grants { queries, http_hosts }, warnings))
+    Ok((
+        Grants {
+            queries,
+            http_hosts,
+        },
+        warnings,
+    ))
 }
 
 /// Loads every enabled plugin of `config` into a new set. Nothing is
@@ -237,19 +282,27 @@ pub fn load_set(runtime: &Runtime, config: &Config) -> Result<PluginSet, LoadErr
     let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
     for candidate in candidates(config)? {
         let label = candidate.label.as_str();
-        let limits = candidate
-            .entry
-            .as_ref()
-            .map_or(config.plugins.limits, |e| e.limits.over(config.plugins.limits));
+        let limits = candidate.entry.as_ref().map_or(config.plugins.limits, |e| {
+            e.limits.over(config.plugins.limits)
+        });
         if limits.memory_mib > MAX_PLUGIN_MEMORY_MIB {
             return Err(invalid(
                 label,
-                format!("memory limit {} MiB is above the engine's maximum of {MAX_PLUGIN_MEMORY_MIB} MiB", limits.memory_mib),
+                format!(
+                    "memory limit {} MiB is above the engine's maximum of {MAX_PLUGIN_MEMORY_MIB} MiB",
+                    limits.memory_mib
+                ),
             ));
         }
-        let (component, outcome) = cache
-            .load(runtime.engine(), &candidate.wasm)
-            .map_err(|e| invalid(label, format!("not a valid WebAssembly component: {}", e.to_string().lines().next().unwrap_or_default())))?;
+        let (component, outcome) = cache.load(runtime.engine(), &candidate.wasm).map_err(|e| {
+            invalid(
+                label,
+                format!(
+                    "not a valid WebAssembly component: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+            )
+        })?;
         tracing::debug!(plugin = label, ?outcome, "compiled plugin ready");
         let guest = detect_version(runtime, label, &component)?;
         let manifest = LoadedPlugin::read_manifest(&guest, runtime, label, limits)
@@ -259,7 +312,8 @@ pub fn load_set(runtime: &Runtime, config: &Config) -> Result<PluginSet, LoadErr
             return Err(LoadError::DuplicateName(manifest.name));
         }
         let builtin = candidate.source == PluginSource::Builtin;
-        let (grants, warnings) = resolve_grants(label, &manifest, candidate.entry.as_ref(), builtin)?;
+        let (grants, warnings) =
+            resolve_grants(label, &manifest, candidate.entry.as_ref(), builtin)?;
         for warning in &warnings {
             tracing::warn!(plugin = label, "{warning}");
         }

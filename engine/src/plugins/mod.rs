@@ -119,8 +119,10 @@ impl PluginHost {
         let runtime = self.runtime.clone();
         let db = self.db.clone();
         let ctx = ctx.clone();
-        self.run_blocking(&plugin, move |p| p.handle_blocking(&runtime, db, &ctx, &request, kind))
-            .await
+        self.run_blocking(&plugin, move |p| {
+            p.handle_blocking(&runtime, db, &ctx, &request, kind)
+        })
+        .await
     }
 
     /// Executes a confirmed action with the plugin that owns `intent`.
@@ -142,8 +144,10 @@ impl PluginHost {
         let runtime = self.runtime.clone();
         let db = self.db.clone();
         let ctx = ctx.clone();
-        self.run_blocking(&plugin, move |p| p.execute_blocking(&runtime, db, &ctx, &call))
-            .await
+        self.run_blocking(&plugin, move |p| {
+            p.execute_blocking(&runtime, db, &ctx, &call)
+        })
+        .await
     }
 
     async fn run_blocking<T: Send + 'static>(

@@ -121,7 +121,12 @@ impl LoadedPlugin {
             description: self.manifest.description.clone(),
             wit_version: self.guest.wit_version().to_owned(),
             source: self.source.clone(),
-            intents: self.manifest.intents.iter().map(|i| i.name.clone()).collect(),
+            intents: self
+                .manifest
+                .intents
+                .iter()
+                .map(|i| i.name.clone())
+                .collect(),
             granted_queries: self.grants.queries.keys().cloned().collect(),
             breaker: self.breaker.state(),
             warnings: self.warnings.clone(),
@@ -205,7 +210,10 @@ impl LoadedPlugin {
         runtime: &Runtime,
         scope: CallScope,
         commit_on_ok: bool,
-        call: impl FnOnce(&VersionedGuest, &mut Store<HostState>) -> wasmtime::Result<Result<T, (ReportedKind, String)>>,
+        call: impl FnOnce(
+            &VersionedGuest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<T, (ReportedKind, String)>>,
         validate: impl FnOnce(T) -> Result<T, (FailureCode, String)>,
     ) -> Result<T, DispatchError> {
         if !self.breaker.allow() {
@@ -304,7 +312,9 @@ impl LoadedPlugin {
             scope,
             true,
             |guest, store| match guest {
-                VersionedGuest::V0_1_0(g) => g.execute(store, &call.action, &parameters, &ctx.user_id),
+                VersionedGuest::V0_1_0(g) => {
+                    g.execute(store, &call.action, &parameters, &ctx.user_id)
+                }
             },
             |raw: RawOutcome| {
                 let size = raw.response_text.len() + raw.structured_data.len();
@@ -321,7 +331,10 @@ impl LoadedPlugin {
             let structured_data = parse_json(&raw.structured_data).map_err(|e| {
                 self.failed(
                     FailureCode::PluginBadOutput,
-                    format!("plugin `{}` returned invalid structured_data: {e}", self.name()),
+                    format!(
+                        "plugin `{}` returned invalid structured_data: {e}",
+                        self.name()
+                    ),
                 )
             })?;
             Ok(ActionOutcome {
@@ -332,18 +345,30 @@ impl LoadedPlugin {
         })
     }
 
-    fn validate_answer(&self, raw: RawAnswer, kind: IntentKind) -> Result<PluginAnswer, DispatchError> {
+    fn validate_answer(
+        &self,
+        raw: RawAnswer,
+        kind: IntentKind,
+    ) -> Result<PluginAnswer, DispatchError> {
         let name = self.name();
-        let bad = |what: String| self.failed(FailureCode::PluginBadOutput, format!("plugin `{name}` {what}"));
+        let bad = |what: String| {
+            self.failed(
+                FailureCode::PluginBadOutput,
+                format!("plugin `{name}` {what}"),
+            )
+        };
         if raw.response_text.trim().is_empty() {
             return Err(bad("returned an empty response_text".into()));
         }
-        let structured_data =
-            parse_json(&raw.structured_data).map_err(|e| bad(format!("returned invalid structured_data: {e}")))?;
+        let structured_data = parse_json(&raw.structured_data)
+            .map_err(|e| bad(format!("returned invalid structured_data: {e}")))?;
         let mut suggested_actions = Vec::with_capacity(raw.suggested_actions.len());
         for (action, parameters, description) in raw.suggested_actions {
-            let parameters = parse_object(&parameters)
-                .map_err(|e| bad(format!("returned invalid parameters for suggested action `{action}`: {e}")))?;
+            let parameters = parse_object(&parameters).map_err(|e| {
+                bad(format!(
+                    "returned invalid parameters for suggested action `{action}`: {e}"
+                ))
+            })?;
             suggested_actions.push(SuggestedAction {
                 action,
                 parameters,
@@ -356,8 +381,11 @@ impl LoadedPlugin {
                 return Err(bad("proposed an action for a read intent".into()));
             }
             Some((action, parameters, summary)) => Some(Proposal {
-                parameters: parse_object(&parameters)
-                    .map_err(|e| bad(format!("returned invalid parameters for proposal `{action}`: {e}")))?,
+                parameters: parse_object(&parameters).map_err(|e| {
+                    bad(format!(
+                        "returned invalid parameters for proposal `{action}`: {e}"
+                    ))
+                })?,
                 action,
                 summary,
             }),
@@ -409,7 +437,12 @@ impl LoadedPlugin {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().chars().take(300).collect()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
 }
 
 fn parse_json(text: &str) -> Result<Json, String> {

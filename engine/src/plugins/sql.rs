@@ -156,7 +156,8 @@ fn first_keyword(sql: &str) -> String {
 }
 
 const WRITE_WORDS: [&str; 10] = [
-    "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE", "ATTACH", "PRAGMA", "REPLACE", "TRUNCATE",
+    "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE", "ATTACH", "PRAGMA", "REPLACE",
+    "TRUNCATE",
 ];
 
 /// Checks and prepares a named query.
@@ -192,9 +193,11 @@ pub fn prepare(name: &str, access: QueryAccess, sql: &str) -> Result<PreparedQue
         }
         let upper = sql.to_ascii_uppercase();
         if keyword == "WITH"
-            && WRITE_WORDS
-                .iter()
-                .any(|w| upper.split(|c: char| !c.is_ascii_alphabetic()).any(|t| t == *w))
+            && WRITE_WORDS.iter().any(|w| {
+                upper
+                    .split(|c: char| !c.is_ascii_alphabetic())
+                    .any(|t| t == *w)
+            })
         {
             return Err("is declared read but contains a writing statement".to_owned());
         }
@@ -221,7 +224,10 @@ impl PreparedQuery {
         given: &BTreeMap<String, SqlValue>,
     ) -> Result<Vec<SqlValue>, String> {
         if let Some(unknown) = given.keys().find(|k| !self.params.contains(k)) {
-            return Err(format!("query `{}` has no parameter `{unknown}`", self.name));
+            return Err(format!(
+                "query `{}` has no parameter `{unknown}`",
+                self.name
+            ));
         }
         self.params
             .iter()
@@ -267,7 +273,11 @@ pub fn read_rows(rows: &[AnyRow]) -> Result<SqlRows, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(SqlRows::default());
     };
-    let columns = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    let columns = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let mut values = Vec::with_capacity(row.len());
@@ -307,7 +317,10 @@ mod tests {
             "SELECT * FROM t WHERE tenant_id = :tenant_id AND a = :a AND b = :a",
         )
         .unwrap();
-        assert_eq!(q.sql, "SELECT * FROM t WHERE tenant_id = $1 AND a = $2 AND b = $2");
+        assert_eq!(
+            q.sql,
+            "SELECT * FROM t WHERE tenant_id = $1 AND a = $2 AND b = $2"
+        );
         assert_eq!(q.params, vec!["tenant_id", "a"]);
     }
 
@@ -331,7 +344,14 @@ mod tests {
 
     #[test]
     fn refuses_writes_declared_read_and_second_statements() {
-        assert!(prepare("q", QueryAccess::Read, "DELETE FROM t WHERE tenant_id = :tenant_id").is_err());
+        assert!(
+            prepare(
+                "q",
+                QueryAccess::Read,
+                "DELETE FROM t WHERE tenant_id = :tenant_id"
+            )
+            .is_err()
+        );
         assert!(
             prepare(
                 "q",

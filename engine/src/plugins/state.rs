@@ -115,6 +115,34 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// WASI's wall clock, frozen at the start of the call with one-second
+/// resolution: a plugin learns no more about time than the host's `now`
+/// tells it, and cannot time anything.
+struct FrozenWallClock(Duration);
+
+impl wasmtime_wasi::HostWallClock for FrozenWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// WASI's monotonic clock, which never advances.
+struct FrozenMonotonicClock;
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
 const MAX_LOG_LINES: u32 = 200;
 const MAX_LOG_BYTES: usize = 4096;
 
@@ -155,8 +183,15 @@ impl HostState {
     /// State for one call with a memory cap of `memory_bytes`.
     pub fn new(scope: CallScope, memory_bytes: usize) -> Self {
         // WASI with nothing granted: no preopened folders, no environment,
-        // no arguments, no sockets, no name lookup; output is discarded.
+        // no arguments, no sockets, no name lookup, frozen clocks; output
+        // is discarded.
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| Duration::from_secs(d.as_secs()))
+            .unwrap_or_default();
         let wasi = WasiCtx::builder()
+            .wall_clock(FrozenWallClock(since_epoch))
+            .monotonic_clock(FrozenMonotonicClock)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -185,7 +220,9 @@ impl HostState {
     }
 
     fn remaining(&self) -> Duration {
-        self.scope.deadline.saturating_duration_since(Instant::now())
+        self.scope
+            .deadline
+            .saturating_duration_since(Instant::now())
     }
 
     /// Runs a named query for the plugin. `Err` is a violation that ends
@@ -207,7 +244,10 @@ impl HostState {
                 format!("plugin `{plugin}` called query `{name}`, which it was not granted"),
             ));
         };
-        if params.iter().any(|(k, _)| k.eq_ignore_ascii_case(TENANT_PARAM)) {
+        if params
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(TENANT_PARAM))
+        {
             return Err(self.violate(
                 FailureCode::PluginTenantViolation,
                 format!("plugin `{plugin}` tried to set `{TENANT_PARAM}` on query `{name}`; the tenant is set by the host"),
@@ -227,10 +267,14 @@ impl HostState {
                 format!("plugin `{plugin}` made more than {max} queries in one request"),
             ));
         }
-        let (Some(tenant), Some(db), Some(rt)) =
-            (self.scope.tenant, self.scope.db.clone(), self.scope.runtime.clone())
-        else {
-            return Ok(Err(QueryFailure::Failed("no database is configured".into())));
+        let (Some(tenant), Some(db), Some(rt)) = (
+            self.scope.tenant,
+            self.scope.db.clone(),
+            self.scope.runtime.clone(),
+        ) else {
+            return Ok(Err(QueryFailure::Failed(
+                "no database is configured".into(),
+            )));
         };
         let given: BTreeMap<String, SqlValue> = params.into_iter().collect();
         let values = match query.bind_order(tenant.get(), &given) {
@@ -245,7 +289,9 @@ impl HostState {
                 if transaction.is_none() {
                     let mut tx = db.pool().begin().await?;
                     if mode == CallMode::Handle && db.kind() == DbKind::Postgres {
-                        sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
+                        sqlx::query("SET TRANSACTION READ ONLY")
+                            .execute(&mut *tx)
+                            .await?;
                     }
                     transaction = Some(tx);
                 }
@@ -321,10 +367,18 @@ impl HostState {
         let fields: String = fields.chars().take(MAX_LOG_BYTES).collect();
         let plugin = &self.scope.plugin;
         match level {
-            tracing::Level::ERROR => tracing::error!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
-            tracing::Level::WARN => tracing::warn!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
-            tracing::Level::INFO => tracing::info!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
-            tracing::Level::DEBUG => tracing::debug!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
+            tracing::Level::ERROR => {
+                tracing::error!(target: "plugin", plugin = %plugin, fields = %fields, "{message}")
+            }
+            tracing::Level::WARN => {
+                tracing::warn!(target: "plugin", plugin = %plugin, fields = %fields, "{message}")
+            }
+            tracing::Level::INFO => {
+                tracing::info!(target: "plugin", plugin = %plugin, fields = %fields, "{message}")
+            }
+            tracing::Level::DEBUG => {
+                tracing::debug!(target: "plugin", plugin = %plugin, fields = %fields, "{message}")
+            }
             _ => tracing::trace!(target: "plugin", plugin = %plugin, fields = %fields, "{message}"),
         }
     }
@@ -370,7 +424,10 @@ impl HostState {
         let remaining = self.remaining();
         let max_body = self.scope.max_http_body;
         let result = rt.block_on(async move {
-            let mut request = http_client().request(method, parsed).timeout(remaining).body(body);
+            let mut request = http_client()
+                .request(method, parsed)
+                .timeout(remaining)
+                .body(body);
             for (k, v) in headers {
                 request = request.header(k, v);
             }
@@ -379,7 +436,12 @@ impl HostState {
             let headers = response
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {

@@ -76,7 +76,9 @@ impl wit_host::Host for HostState {
         match self.run_query(&name, params) {
             Err(violation) => Err(wasmtime::Error::new(violation)),
             Ok(Ok(rows)) => Ok(Ok(rows_to_wit(rows))),
-            Ok(Err(QueryFailure::InvalidParams(m))) => Ok(Err(wit_host::QueryError::InvalidParams(m))),
+            Ok(Err(QueryFailure::InvalidParams(m))) => {
+                Ok(Err(wit_host::QueryError::InvalidParams(m)))
+            }
             Ok(Err(QueryFailure::Failed(m))) => Ok(Err(wit_host::QueryError::Failed(m))),
         }
     }
@@ -106,8 +108,13 @@ impl wit_host::Host for HostState {
         &mut self,
         request: wit_host::HttpRequest,
     ) -> wasmtime::Result<Result<wit_host::HttpResponse, String>> {
-        match HostState::http_fetch(self, &request.method, &request.url, request.headers, request.body)
-        {
+        match HostState::http_fetch(
+            self,
+            &request.method,
+            &request.url,
+            request.headers,
+            request.body,
+        ) {
             Err(violation) => Err(wasmtime::Error::new(violation)),
             Ok(Ok((status, headers, body))) => Ok(Ok(wit_host::HttpResponse {
                 status,
@@ -145,7 +152,9 @@ impl Guest {
     /// Calls `manifest()` on a fresh instance.
     pub fn manifest(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginManifest> {
         let plugin = self.pre.instantiate(&mut *store)?;
-        let m = plugin.switchboard_plugin_guest().call_manifest(&mut *store)?;
+        let m = plugin
+            .switchboard_plugin_guest()
+            .call_manifest(&mut *store)?;
         Ok(PluginManifest {
             name: m.name,
             version: m.version,

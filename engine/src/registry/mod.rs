@@ -127,7 +127,12 @@ mod tests {
         r.register("billing", spec("billing.balance")).unwrap();
         let err = r.register("rogue", spec("billing.balance")).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("`billing`") && text.contains("`rogue`") && text.contains("billing.balance"), "{text}");
+        assert!(
+            text.contains("`billing`")
+                && text.contains("`rogue`")
+                && text.contains("billing.balance"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -137,6 +142,9 @@ mod tests {
         let i = r.get("billing.balance").unwrap();
         assert!(i.missing_entities(&["customer_name"]).is_empty());
         assert_eq!(i.missing_entities(&["period"]).len(), 1);
-        assert_eq!(i.entities().collect::<Vec<_>>(), ["customer", "customer_name", "period"]);
+        assert_eq!(
+            i.entities().collect::<Vec<_>>(),
+            ["customer", "customer_name", "period"]
+        );
     }
 }

@@ -48,7 +48,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -117,7 +122,10 @@ mod tests {
             redact_url("postgres://user:secret@db:5432/x"),
             "postgres://user:***@db:5432/x"
         );
-        assert_eq!(redact_url("sqlite://switchboard.db"), "sqlite://switchboard.db");
+        assert_eq!(
+            redact_url("sqlite://switchboard.db"),
+            "sqlite://switchboard.db"
+        );
         assert_eq!(redact_url("postgres://user@db/x"), "postgres://user@db/x");
     }
 }

@@ -24,26 +24,33 @@ struct Count {
 
 impl Plugin for Greeter {
     fn manifest() -> Manifest {
-        Manifest::new("greeter", "0.1.0", "Greets the agent and counts their customers")
-            .intent(
-                Intent::read("greeter.hello", "Greets the agent with the number of customers")
-                    .examples([
-                        "say hello",
-                        "greet me",
-                        "hello there",
-                        "how many customers do we have",
-                    ])
-                    .optional(["customer_name"])
-                    .permission("customer_read")
-                    .queries(["greeter.count_customers"]),
+        Manifest::new(
+            "greeter",
+            "0.1.0",
+            "Greets the agent and counts their customers",
+        )
+        .intent(
+            Intent::read(
+                "greeter.hello",
+                "Greets the agent with the number of customers",
             )
-            .query(
-                NamedQuery::read(
-                    "greeter.count_customers",
-                    "SELECT COUNT(*) AS customers FROM customers WHERE tenant_id = :tenant_id",
-                )
-                .describe("Counts the tenant's customers"),
+            .examples([
+                "say hello",
+                "greet me",
+                "hello there",
+                "how many customers do we have",
+            ])
+            .optional(["customer_name"])
+            .permission("customer_read")
+            .queries(["greeter.count_customers"]),
+        )
+        .query(
+            NamedQuery::read(
+                "greeter.count_customers",
+                "SELECT COUNT(*) AS customers FROM customers WHERE tenant_id = :tenant_id",
             )
+            .describe("Counts the tenant's customers"),
+        )
     }
 
     fn handle(request: Request) -> Result<Answer, PluginError> {
@@ -52,8 +59,10 @@ impl Plugin for Greeter {
             .map_or(0, |c| c.customers);
         let name = request.entities.get("customer_name").unwrap_or("agent");
         log_info("greeted", &[("customers", &count.to_string())]);
-        Ok(Answer::text(format!("Hello, {name}! You have {count} customers."))
-            .data(json!({ "customers": count, "at": now() })))
+        Ok(
+            Answer::text(format!("Hello, {name}! You have {count} customers."))
+                .data(json!({ "customers": count, "at": now() })),
+        )
     }
 }
 

@@ -74,10 +74,14 @@ struct MaxNumber {
 }
 
 fn customer_or_answer(request: &Request) -> Result<Result<Customer, Answer>, PluginError> {
-    Ok(match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
-        CustomerLookup::Found(c) => Ok(c),
-        CustomerLookup::NotFound(a) | CustomerLookup::Ambiguous(a) | CustomerLookup::Missing(a) => Err(a),
-    })
+    Ok(
+        match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
+            CustomerLookup::Found(c) => Ok(c),
+            CustomerLookup::NotFound(a)
+            | CustomerLookup::Ambiguous(a)
+            | CustomerLookup::Missing(a) => Err(a),
+        },
+    )
 }
 
 fn invoice_json(i: &Invoice) -> serde_json::Value {
@@ -103,7 +107,9 @@ fn customer_invoices(request: &Request) -> Result<Answer, PluginError> {
     if let Some(text) = request.entities.get("period") {
         match resolve_period(text, &today()) {
             Some(p) => invoices.retain(|i| i.issued_on >= p.from && i.issued_on <= p.to),
-            None => note = format!(" (I didn't understand the period \"{text}\", so I show all dates)"),
+            None => {
+                note = format!(" (I didn't understand the period \"{text}\", so I show all dates)")
+            }
         }
     }
     let what = match status {
@@ -115,7 +121,15 @@ fn customer_invoices(request: &Request) -> Result<Answer, PluginError> {
     } else {
         let lines: Vec<String> = invoices
             .iter()
-            .map(|i| format!("{} for {} ({}, {})", i.invoice_id, money(i.amount_cents), i.status, i.issued_on))
+            .map(|i| {
+                format!(
+                    "{} for {} ({}, {})",
+                    i.invoice_id,
+                    money(i.amount_cents),
+                    i.status,
+                    i.issued_on
+                )
+            })
             .collect();
         format!(
             "{} has {}{note}: {}.",
@@ -150,18 +164,28 @@ fn customer_invoices(request: &Request) -> Result<Answer, PluginError> {
 
 fn invoice_details(request: &Request) -> Result<Answer, PluginError> {
     let Some(id) = request.entities.get("invoice") else {
-        return Ok(Answer::text("Which invoice? Give me its number, like INV-2025-001.")
-            .data(json!({ "error": "missing_entity", "missing": ["invoice"] })));
+        return Ok(
+            Answer::text("Which invoice? Give me its number, like INV-2025-001.")
+                .data(json!({ "error": "missing_entity", "missing": ["invoice"] })),
+        );
     };
-    let Some(invoice) = query("billing.invoice_by_id").param("id", id).fetch_optional::<Invoice>()? else {
+    let Some(invoice) = query("billing.invoice_by_id")
+        .param("id", id)
+        .fetch_optional::<Invoice>()?
+    else {
         return Ok(Answer::text(format!("I couldn't find invoice {id}."))
             .data(json!({ "error": "invoice_not_found", "invoice_id": id })));
     };
-    let payments: Vec<Payment> = query("billing.payments_by_invoice").param("id", id).fetch()?;
+    let payments: Vec<Payment> = query("billing.payments_by_invoice")
+        .param("id", id)
+        .fetch()?;
     let customer = query("billing.customer_by_code")
         .param("code", invoice.account_code.as_str())
         .fetch_optional::<Customer>()?;
-    let name = customer.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+    let name = customer
+        .as_ref()
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
     let paid: i64 = payments.iter().map(|p| p.amount_cents).sum();
     let mut text = format!(
         "Invoice {} for {} ({}): {}, {}, issued {}, due {}.",
@@ -215,7 +239,10 @@ fn balance(request: &Request) -> Result<Answer, PluginError> {
     let total: i64 = open.iter().map(|i| i.amount_cents).sum();
     let oldest = open.iter().map(|i| i.due_on.as_str()).min();
     let text = if open.is_empty() {
-        format!("{} has no outstanding balance: every invoice is paid.", customer.label())
+        format!(
+            "{} has no outstanding balance: every invoice is paid.",
+            customer.label()
+        )
     } else {
         format!(
             "{} owes {} across {}; the oldest was due {}.",
@@ -248,7 +275,11 @@ fn balance(request: &Request) -> Result<Answer, PluginError> {
 
 fn overdue_invoices(request: &Request) -> Result<Answer, PluginError> {
     let region = request.entities.get("region");
-    let min_cents = request.entities.get("min_amount").and_then(parse_cents).unwrap_or(0);
+    let min_cents = request
+        .entities
+        .get("min_amount")
+        .and_then(parse_cents)
+        .unwrap_or(0);
     let rows: Vec<OverdueRow> = query("billing.overdue_invoices")
         .param("region", region)
         .param("min_cents", min_cents)
@@ -266,7 +297,15 @@ fn overdue_invoices(request: &Request) -> Result<Answer, PluginError> {
         let top: Vec<String> = rows
             .iter()
             .take(5)
-            .map(|r| format!("{} {} ({}, due {})", r.invoice_id, money(r.amount_cents), r.name, r.due_on))
+            .map(|r| {
+                format!(
+                    "{} {} ({}, due {})",
+                    r.invoice_id,
+                    money(r.amount_cents),
+                    r.name,
+                    r.due_on
+                )
+            })
             .collect();
         format!(
             "{}{scope} totalling {}. Largest: {}.",
@@ -310,11 +349,16 @@ fn payment_history(request: &Request) -> Result<Answer, PluginError> {
                 payments.retain(|x| x.paid_on >= p.from && x.paid_on <= p.to);
                 label = Some(p.label);
             }
-            None => note = format!(" (I didn't understand the period \"{text}\", so I show all dates)"),
+            None => {
+                note = format!(" (I didn't understand the period \"{text}\", so I show all dates)")
+            }
         }
     }
     let total: i64 = payments.iter().map(|p| p.amount_cents).sum();
-    let when = label.as_ref().map(|l| format!(" in {l}")).unwrap_or_default();
+    let when = label
+        .as_ref()
+        .map(|l| format!(" in {l}"))
+        .unwrap_or_default();
     let text = if payments.is_empty() {
         format!("{} made no payments{when}{note}.", customer.label())
     } else {
@@ -373,7 +417,9 @@ fn revenue_summary(request: &Request) -> Result<Answer, PluginError> {
         .param("region", region)
         .fetch_optional()?
         .unwrap_or(Sum { total: None, n: 0 });
-    let scope = region.map(|r| format!(" in the {r} region")).unwrap_or_default();
+    let scope = region
+        .map(|r| format!(" in the {r} region"))
+        .unwrap_or_default();
     let text = format!(
         "Revenue for {}{scope}: {} collected from {}; {} invoiced across {}. Outstanding now: {}.",
         period.label,
@@ -437,9 +483,14 @@ fn generate_invoice(request: &Request) -> Result<Answer, PluginError> {
         ))
         .data(json!({ "error": "no_plan", "customer_id": customer.account_code })));
     };
-    let Some(price) = query("billing.plan_price").param("plan", plan.as_str()).fetch_optional::<Price>()? else {
-        return Ok(Answer::text(format!("Plan {plan} of {} has no price.", customer.label()))
-            .data(json!({ "error": "no_price", "customer_id": customer.account_code })));
+    let Some(price) = query("billing.plan_price")
+        .param("plan", plan.as_str())
+        .fetch_optional::<Price>()?
+    else {
+        return Ok(
+            Answer::text(format!("Plan {plan} of {} has no price.", customer.label()))
+                .data(json!({ "error": "no_price", "customer_id": customer.account_code })),
+        );
     };
     let today = today();
     let due = add_days(&today, 30);
@@ -479,7 +530,11 @@ fn execute_generate_invoice(action: &ActionRequest) -> Result<ActionResult, Plug
         .and_then(|v| v.as_i64())
         .filter(|c| *c > 0)
         .ok_or_else(|| PluginError::invalid_input("missing or invalid parameter `amount_cents`"))?;
-    if query("billing.customer_by_code").param("code", code).fetch_optional::<Customer>()?.is_none() {
+    if query("billing.customer_by_code")
+        .param("code", code)
+        .fetch_optional::<Customer>()?
+        .is_none()
+    {
         return Err(PluginError::not_found(format!("customer {code} not found")));
     }
     let year = date.get(0..4).unwrap_or("2000");
@@ -496,7 +551,14 @@ fn execute_generate_invoice(action: &ActionRequest) -> Result<ActionResult, Plug
         .param("issued", date)
         .param("due", due)
         .rows()?;
-    log_info("invoice generated", &[("invoice", &id), ("customer", code), ("by", &action.user_id)]);
+    log_info(
+        "invoice generated",
+        &[
+            ("invoice", &id),
+            ("customer", code),
+            ("by", &action.user_id),
+        ],
+    );
     Ok(ActionResult::text(format!("Created invoice {id} for {code}: {}, due {due}.", money(cents)))
         .data(json!({ "invoice_id": id, "customer_id": code, "amount": amount(cents), "status": "unpaid", "date": date, "due_date": due })))
 }
@@ -515,14 +577,18 @@ impl Plugin for Billing {
             "billing.payment_history" => payment_history(&request),
             "billing.revenue_summary" => revenue_summary(&request),
             "billing.generate_invoice" => generate_invoice(&request),
-            other => Err(PluginError::invalid_input(format!("billing does not handle `{other}`"))),
+            other => Err(PluginError::invalid_input(format!(
+                "billing does not handle `{other}`"
+            ))),
         }
     }
 
     fn execute(action: ActionRequest) -> Result<ActionResult, PluginError> {
         match action.action.as_str() {
             "billing.generate_invoice" => execute_generate_invoice(&action),
-            other => Err(PluginError::invalid_input(format!("billing has no action `{other}`"))),
+            other => Err(PluginError::invalid_input(format!(
+                "billing has no action `{other}`"
+            ))),
         }
     }
 }

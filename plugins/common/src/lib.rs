@@ -19,13 +19,25 @@ pub fn money(cents: i64) -> String {
 /// Cents as a JSON number of dollars: `9999` → `99.99`.
 pub fn amount(cents: i64) -> serde_json::Value {
     // Two decimals exactly: go through the decimal string.
-    let text = format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
-    text.parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null)
+    let text = format!(
+        "{}{}.{:02}",
+        if cents < 0 { "-" } else { "" },
+        cents.unsigned_abs() / 100,
+        cents.unsigned_abs() % 100
+    );
+    text.parse::<f64>()
+        .map(serde_json::Value::from)
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Parses an amount typed in dollars (`100`, `99.5`) into cents.
 pub fn parse_cents(text: &str) -> Option<i64> {
-    let value: f64 = text.trim().trim_start_matches('$').replace(',', "").parse().ok()?;
+    let value: f64 = text
+        .trim()
+        .trim_start_matches('$')
+        .replace(',', "")
+        .parse()
+        .ok()?;
     if !value.is_finite() || value.abs() > 1e12 {
         return None;
     }

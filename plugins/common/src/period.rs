@@ -13,8 +13,18 @@ pub struct Period {
 }
 
 const MONTHS: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,7 +93,11 @@ impl Date {
     }
 
     fn month_end(y: i32, m: u32) -> Self {
-        Self { y, m, d: days_in_month(y, m) }
+        Self {
+            y,
+            m,
+            d: days_in_month(y, m),
+        }
     }
 
     /// The month `n` months before this one, as (year, month).
@@ -96,7 +110,9 @@ impl Date {
 fn month_name(m: u32) -> String {
     let name = MONTHS[(m - 1) as usize];
     let mut c = name.chars();
-    c.next().map_or_else(String::new, |f| f.to_ascii_uppercase().to_string() + c.as_str())
+    c.next().map_or_else(String::new, |f| {
+        f.to_ascii_uppercase().to_string() + c.as_str()
+    })
 }
 
 fn month_of(word: &str) -> Option<u32> {
@@ -166,28 +182,40 @@ pub fn resolve_period(text: &str, today: &str) -> Option<Period> {
         return Some(range(y, y, "yesterday"));
     }
     // "last 30 days", "past 3 months", "last two weeks"
-    if last {
-        if let Some(i) = words.iter().position(|w| ["last", "past", "previous", "prior"].contains(w)) {
-            let n = words.get(i + 1).and_then(|w| number(w));
-            let unit = words.get(i + 2).or(words.get(i + 1)).copied().unwrap_or("");
-            if let Some(n) = n.filter(|n| *n > 0 && *n < 1000) {
-                let unit_days = match unit.trim_end_matches('s') {
-                    "day" => Some(1),
-                    "week" => Some(7),
-                    _ => None,
-                };
-                if let Some(per) = unit_days {
-                    let from = today.minus_days(i64::from(n * per) - 1);
-                    return Some(range(from, today, format!("the last {n} {unit}")));
-                }
-                if unit.starts_with("month") {
-                    let (y, m) = today.months_back(n - 1);
-                    return Some(range(Date::month_start(y, m), today, format!("the last {n} months")));
-                }
-                if unit.starts_with("year") {
-                    return Some(range(Date { y: today.y - n as i32, ..today }.minus_days(-1), today, format!("the last {n} years")));
-                }
-            }
+    if last
+        && let Some(i) = words
+            .iter()
+            .position(|w| ["last", "past", "previous", "prior"].contains(w))
+        && let Some(n) = words
+            .get(i + 1)
+            .and_then(|w| number(w))
+            .filter(|n| *n > 0 && *n < 1000)
+    {
+        let unit = words.get(i + 2).copied().unwrap_or("");
+        let unit_days = match unit.trim_end_matches('s') {
+            "day" => Some(1),
+            "week" => Some(7),
+            _ => None,
+        };
+        if let Some(per) = unit_days {
+            let from = today.minus_days(i64::from(n * per) - 1);
+            return Some(range(from, today, format!("the last {n} {unit}")));
+        }
+        if unit.starts_with("month") {
+            let (y, m) = today.months_back(n - 1);
+            return Some(range(
+                Date::month_start(y, m),
+                today,
+                format!("the last {n} months"),
+            ));
+        }
+        if unit.starts_with("year") {
+            let (y, m) = today.months_back(12 * n);
+            return Some(range(
+                Date::month_start(y, m),
+                today,
+                format!("the last {n} years"),
+            ));
         }
     }
     if has("week") {
@@ -197,22 +225,39 @@ pub fn resolve_period(text: &str, today: &str) -> Option<Period> {
         return Some(range(today.minus_days(6), today, "this week"));
     }
     if has("month") {
-        let (y, m) = if last { today.months_back(1) } else { (today.y, today.m) };
+        let (y, m) = if last {
+            today.months_back(1)
+        } else {
+            (today.y, today.m)
+        };
         if this || !last {
-            return Some(range(Date::month_start(y, m), today, format!("{} {y} so far", month_name(m))));
+            return Some(range(
+                Date::month_start(y, m),
+                today,
+                format!("{} {y} so far", month_name(m)),
+            ));
         }
         return Some(month_range(y, m));
     }
     // Quarters: "Q1 2025", "last quarter", "this quarter"
     let quarter = words.iter().find_map(|w| {
-        w.strip_prefix('q').and_then(|n| n.parse::<u32>().ok()).filter(|q| (1..=4).contains(q))
+        w.strip_prefix('q')
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|q| (1..=4).contains(q))
     });
     if quarter.is_some() || has("quarter") {
         let current_q = (today.m - 1) / 3 + 1;
         let (y, q) = match quarter {
-            Some(q) => (year_in.unwrap_or(if q > current_q { today.y - 1 } else { today.y }), q),
+            Some(q) => (
+                year_in.unwrap_or(if q > current_q { today.y - 1 } else { today.y }),
+                q,
+            ),
             None if last => {
-                if current_q == 1 { (today.y - 1, 4) } else { (today.y, current_q - 1) }
+                if current_q == 1 {
+                    (today.y - 1, 4)
+                } else {
+                    (today.y, current_q - 1)
+                }
             }
             None => (today.y, current_q),
         };
@@ -224,17 +269,29 @@ pub fn resolve_period(text: &str, today: &str) -> Option<Period> {
     if let Some(m) = words.iter().find_map(|w| month_of(w)) {
         let y = year_in.unwrap_or(if m > today.m { today.y - 1 } else { today.y });
         if has("since") {
-            return Some(range(Date::month_start(y, m), today, format!("since {} {y}", month_name(m))));
+            return Some(range(
+                Date::month_start(y, m),
+                today,
+                format!("since {} {y}", month_name(m)),
+            ));
         }
         return Some(month_range(y, m));
     }
     if has("year") {
         let y = if last { today.y - 1 } else { today.y };
-        let to = if y == today.y { today } else { Date::month_end(y, 12) };
+        let to = if y == today.y {
+            today
+        } else {
+            Date::month_end(y, 12)
+        };
         return Some(range(Date::month_start(y, 1), to, y.to_string()));
     }
     if let Some(y) = year_in {
-        return Some(range(Date::month_start(y, 1), Date::month_end(y, 12), y.to_string()));
+        return Some(range(
+            Date::month_start(y, 1),
+            Date::month_end(y, 12),
+            y.to_string(),
+        ));
     }
     None
 }
@@ -254,11 +311,23 @@ mod tests {
         assert_eq!(r("this month"), ("2026-11-01".into(), "2026-11-25".into()));
         assert_eq!(r("in March"), ("2026-03-01".into(), "2026-03-31".into()));
         assert_eq!(r("December"), ("2025-12-01".into(), "2025-12-31".into()));
-        assert_eq!(r("february 2024"), ("2024-02-01".into(), "2024-02-29".into()));
-        assert_eq!(r("last 30 days"), ("2026-10-27".into(), "2026-11-25".into()));
-        assert_eq!(r("past three months"), ("2026-09-01".into(), "2026-11-25".into()));
+        assert_eq!(
+            r("february 2024"),
+            ("2024-02-01".into(), "2024-02-29".into())
+        );
+        assert_eq!(
+            r("last 30 days"),
+            ("2026-10-27".into(), "2026-11-25".into())
+        );
+        assert_eq!(
+            r("past three months"),
+            ("2026-09-01".into(), "2026-11-25".into())
+        );
         assert_eq!(r("Q1 2025"), ("2025-01-01".into(), "2025-03-31".into()));
-        assert_eq!(r("last quarter"), ("2026-07-01".into(), "2026-09-30".into()));
+        assert_eq!(
+            r("last quarter"),
+            ("2026-07-01".into(), "2026-09-30".into())
+        );
         assert_eq!(r("last year"), ("2025-01-01".into(), "2025-12-31".into()));
         assert_eq!(r("2025"), ("2025-01-01".into(), "2025-12-31".into()));
         assert_eq!(r("this year"), ("2026-01-01".into(), "2026-11-25".into()));
@@ -272,6 +341,9 @@ mod tests {
             let d = Date::parse(s).unwrap();
             assert_eq!(Date::from_days(d.to_days()), d);
         }
-        assert_eq!(Date::parse("2026-03-01").unwrap().minus_days(1).fmt(), "2026-02-28");
+        assert_eq!(
+            Date::parse("2026-03-01").unwrap().minus_days(1).fmt(),
+            "2026-02-28"
+        );
     }
 }

@@ -14,7 +14,9 @@
 mod queries;
 
 use serde::Deserialize;
-use switchboard_isp_common::{Customer, CustomerLookup, CustomerQueries, amount, find_customer, money, plural};
+use switchboard_isp_common::{
+    Customer, CustomerLookup, CustomerQueries, amount, find_customer, money, plural,
+};
 use switchboard_plugin_sdk::prelude::*;
 
 const CUSTOMERS: CustomerQueries = CustomerQueries {
@@ -68,10 +70,14 @@ struct MaxNumber {
 }
 
 fn customer_or_answer(request: &Request) -> Result<Result<Customer, Answer>, PluginError> {
-    Ok(match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
-        CustomerLookup::Found(c) => Ok(c),
-        CustomerLookup::NotFound(a) | CustomerLookup::Ambiguous(a) | CustomerLookup::Missing(a) => Err(a),
-    })
+    Ok(
+        match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
+            CustomerLookup::Found(c) => Ok(c),
+            CustomerLookup::NotFound(a)
+            | CustomerLookup::Ambiguous(a)
+            | CustomerLookup::Missing(a) => Err(a),
+        },
+    )
 }
 
 macro_rules! customer {
@@ -93,9 +99,16 @@ fn ticket_json(t: &Ticket) -> serde_json::Value {
 fn customer_profile(request: &Request) -> Result<Answer, PluginError> {
     let c = customer!(request);
     let code = c.account_code.as_str();
-    let since = query("crm.customer_since").param("code", code).fetch_optional::<Since>()?;
-    let tickets: Vec<Ticket> = query("crm.open_tickets_by_customer").param("code", code).fetch()?;
-    let devices = query("crm.device_count").param("code", code).fetch_optional::<Count>()?.map_or(0, |d| d.n);
+    let since = query("crm.customer_since")
+        .param("code", code)
+        .fetch_optional::<Since>()?;
+    let tickets: Vec<Ticket> = query("crm.open_tickets_by_customer")
+        .param("code", code)
+        .fetch()?;
+    let devices = query("crm.device_count")
+        .param("code", code)
+        .fetch_optional::<Count>()?
+        .map_or(0, |d| d.n);
     let mut data = c.to_json();
     data["since"] = json!(since.as_ref().map(|s| s.created_on.clone()));
     data["open_tickets"] = json!(tickets.len());
@@ -114,10 +127,22 @@ fn customer_profile(request: &Request) -> Result<Answer, PluginError> {
     );
     let mut answer = Answer::text(text)
         .data(data)
-        .suggest(SuggestedAction::new("billing.customer_invoices", json!({ "customer": code }), "Show invoices"))
-        .suggest(SuggestedAction::new("monitoring.connection_status", json!({ "customer": code }), "Check the connection"));
+        .suggest(SuggestedAction::new(
+            "billing.customer_invoices",
+            json!({ "customer": code }),
+            "Show invoices",
+        ))
+        .suggest(SuggestedAction::new(
+            "monitoring.connection_status",
+            json!({ "customer": code }),
+            "Check the connection",
+        ));
     if !tickets.is_empty() {
-        answer = answer.suggest(SuggestedAction::new("crm.open_tickets", json!({ "customer": code }), "Show open tickets"));
+        answer = answer.suggest(SuggestedAction::new(
+            "crm.open_tickets",
+            json!({ "customer": code }),
+            "Show open tickets",
+        ));
     }
     Ok(answer)
 }
@@ -125,26 +150,55 @@ fn customer_profile(request: &Request) -> Result<Answer, PluginError> {
 fn find(request: &Request) -> Result<Answer, PluginError> {
     let e = &request.entities;
     let (by, value, rows): (&str, &str, Vec<Customer>) = if let Some(email) = e.get("email") {
-        ("email", email, query("crm.customers_by_email").param("email", email.to_lowercase()).fetch()?)
+        (
+            "email",
+            email,
+            query("crm.customers_by_email")
+                .param("email", email.to_lowercase())
+                .fetch()?,
+        )
     } else if let Some(phone) = e.get("phone") {
         let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-        let tail = if digits.len() > 7 { &digits[digits.len() - 7..] } else { digits.as_str() };
-        let rows: Vec<Customer> = query("crm.customers_by_phone").param("pattern", format!("%{tail}")).fetch()?;
+        let tail = if digits.len() > 7 {
+            &digits[digits.len() - 7..]
+        } else {
+            digits.as_str()
+        };
+        let rows: Vec<Customer> = query("crm.customers_by_phone")
+            .param("pattern", format!("%{tail}"))
+            .fetch()?;
         ("phone", phone, rows)
     } else if let Some(name) = e.get("customer_name") {
-        ("name", name, query("crm.customers_by_name").param("pattern", format!("%{}%", name.trim().to_lowercase())).fetch()?)
+        (
+            "name",
+            name,
+            query("crm.customers_by_name")
+                .param("pattern", format!("%{}%", name.trim().to_lowercase()))
+                .fetch()?,
+        )
     } else if let Some(code) = e.get("customer") {
-        ("account code", code, query("crm.customer_by_code").param("code", code).fetch()?)
+        (
+            "account code",
+            code,
+            query("crm.customer_by_code").param("code", code).fetch()?,
+        )
     } else {
-        return Ok(Answer::text("Search by what? Give me a name, an email address or a phone number.")
-            .data(json!({ "error": "missing_entity", "missing": ["customer_name", "email", "phone"] })));
+        return Ok(Answer::text(
+            "Search by what? Give me a name, an email address or a phone number.",
+        )
+        .data(
+            json!({ "error": "missing_entity", "missing": ["customer_name", "email", "phone"] }),
+        ));
     };
     let text = match rows.len() {
         0 => format!("No customer matches {by} \"{value}\"."),
         1 => format!("Found {} by {by}.", rows[0].label()),
         n => format!(
             "{n} customers match {by} \"{value}\": {}.",
-            rows.iter().map(Customer::label).collect::<Vec<_>>().join(", ")
+            rows.iter()
+                .map(Customer::label)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut answer = Answer::text(text).data(json!({
@@ -162,22 +216,42 @@ fn find(request: &Request) -> Result<Answer, PluginError> {
 }
 
 fn top_customers(request: &Request) -> Result<Answer, PluginError> {
-    let limit: i64 = request.entities.parsed::<i64>("limit").ok().flatten().unwrap_or(5).clamp(1, 100);
+    let limit: i64 = request
+        .entities
+        .parsed::<i64>("limit")
+        .ok()
+        .flatten()
+        .unwrap_or(5)
+        .clamp(1, 100);
     let region = request.entities.get("region");
     let rows: Vec<TopRow> = query("crm.top_customers")
         .param("region", region)
         .param("limit", limit)
         .fetch()?;
-    let scope = region.map(|r| format!(" in the {r} region")).unwrap_or_default();
+    let scope = region
+        .map(|r| format!(" in the {r} region"))
+        .unwrap_or_default();
     let text = if rows.is_empty() {
         format!("No customers with payments{scope}.")
     } else {
         let lines: Vec<String> = rows
             .iter()
             .enumerate()
-            .map(|(i, r)| format!("{}. {} ({}) {}", i + 1, r.name, r.account_code, money(r.total_cents)))
+            .map(|(i, r)| {
+                format!(
+                    "{}. {} ({}) {}",
+                    i + 1,
+                    r.name,
+                    r.account_code,
+                    money(r.total_cents)
+                )
+            })
             .collect();
-        format!("Top {} customers by payments{scope}: {}.", rows.len(), lines.join("; "))
+        format!(
+            "Top {} customers by payments{scope}: {}.",
+            rows.len(),
+            lines.join("; ")
+        )
     };
     let mut answer = Answer::text(text).data(json!({
         "region": region,
@@ -202,12 +276,20 @@ fn customer_plan(request: &Request) -> Result<Answer, PluginError> {
         return Ok(Answer::text(format!("{} has no plan.", c.label()))
             .data(json!({ "customer_id": c.account_code, "plan": null })));
     };
-    let plan = query("crm.plan").param("plan", code.as_str()).fetch_optional::<Plan>()?;
+    let plan = query("crm.plan")
+        .param("plan", code.as_str())
+        .fetch_optional::<Plan>()?;
     let Some(p) = plan else {
-        return Ok(Answer::text(format!("{} is on plan {code}, which has no details on file.", c.label()))
-            .data(json!({ "customer_id": c.account_code, "plan": { "code": code } })));
+        return Ok(Answer::text(format!(
+            "{} is on plan {code}, which has no details on file.",
+            c.label()
+        ))
+        .data(json!({ "customer_id": c.account_code, "plan": { "code": code } })));
     };
-    let cap = p.data_cap_gb.map_or_else(|| "no data cap".to_owned(), |g| format!("a {g} GB data cap"));
+    let cap = p.data_cap_gb.map_or_else(
+        || "no data cap".to_owned(),
+        |g| format!("a {g} GB data cap"),
+    );
     Ok(Answer::text(format!(
         "{} is on {} ({}): {}/{} Mbps for {} a month, {cap}.",
         c.label(),
@@ -229,28 +311,49 @@ fn customer_plan(request: &Request) -> Result<Answer, PluginError> {
 
 fn open_tickets(request: &Request) -> Result<Answer, PluginError> {
     let priority = request.entities.get("priority");
-    let names_customer = request.entities.get("customer").is_some() || request.entities.get("customer_name").is_some();
-    let customer = if names_customer { Some(customer!(request)) } else { None };
+    let names_customer = request.entities.get("customer").is_some()
+        || request.entities.get("customer_name").is_some();
+    let customer = if names_customer {
+        Some(customer!(request))
+    } else {
+        None
+    };
     let mut tickets: Vec<Ticket> = match &customer {
-        Some(c) => query("crm.open_tickets_by_customer").param("code", c.account_code.as_str()).fetch()?,
+        Some(c) => query("crm.open_tickets_by_customer")
+            .param("code", c.account_code.as_str())
+            .fetch()?,
         None => query("crm.open_tickets").fetch()?,
     };
     if let Some(p) = priority {
         tickets.retain(|t| t.priority == p);
     }
-    let whose = customer.as_ref().map(|c| format!(" for {}", c.label())).unwrap_or_default();
-    let kind = priority.map(|p| format!("{p}-priority ")).unwrap_or_default();
+    let whose = customer
+        .as_ref()
+        .map(|c| format!(" for {}", c.label()))
+        .unwrap_or_default();
+    let kind = priority
+        .map(|p| format!("{p}-priority "))
+        .unwrap_or_default();
     let text = if tickets.is_empty() {
         format!("No open {kind}tickets{whose}.")
     } else {
         let lines: Vec<String> = tickets
             .iter()
             .take(10)
-            .map(|t| format!("{} {} ({}, {})", t.ticket_id, t.subject, t.priority, t.account_code))
+            .map(|t| {
+                format!(
+                    "{} {} ({}, {})",
+                    t.ticket_id, t.subject, t.priority, t.account_code
+                )
+            })
             .collect();
         format!(
             "{}{whose}: {}{}.",
-            plural(tickets.len(), &format!("open {kind}ticket"), &format!("open {kind}tickets")),
+            plural(
+                tickets.len(),
+                &format!("open {kind}ticket"),
+                &format!("open {kind}tickets")
+            ),
             lines.join("; "),
             if tickets.len() > 10 { "; ..." } else { "" }
         )
@@ -282,7 +385,10 @@ fn create_ticket(request: &Request) -> Result<Answer, PluginError> {
         .take(200)
         .collect::<String>();
     let priority = request.entities.get("priority").unwrap_or("normal");
-    let summary = format!("Open a {priority}-priority ticket for {}: \"{subject}\"", c.label());
+    let summary = format!(
+        "Open a {priority}-priority ticket for {}: \"{subject}\"",
+        c.label()
+    );
     Ok(Answer::text(format!("{summary}. Confirm to create it."))
         .data(json!({ "customer_id": c.account_code, "subject": subject, "priority": priority }))
         .propose(ProposedAction::new(
@@ -328,9 +434,15 @@ fn execute_create_ticket(action: &ActionRequest) -> Result<ActionResult, PluginE
     let subject = action.param_str("subject")?;
     let priority = action.param_str("priority").unwrap_or("normal");
     if !["low", "normal", "high", "urgent"].contains(&priority) {
-        return Err(PluginError::invalid_input(format!("`{priority}` is not a priority")));
+        return Err(PluginError::invalid_input(format!(
+            "`{priority}` is not a priority"
+        )));
     }
-    if query("crm.customer_by_code").param("code", code).fetch_optional::<Customer>()?.is_none() {
+    if query("crm.customer_by_code")
+        .param("code", code)
+        .fetch_optional::<Customer>()?
+        .is_none()
+    {
         return Err(PluginError::not_found(format!("customer {code} not found")));
     }
     let next = query("crm.max_ticket_number")
@@ -357,19 +469,28 @@ fn execute_update_contact(action: &ActionRequest) -> Result<ActionResult, Plugin
     let email = action.parameters.get("email").and_then(|v| v.as_str());
     let phone = action.parameters.get("phone").and_then(|v| v.as_str());
     if email.is_none() && phone.is_none() {
-        return Err(PluginError::invalid_input("nothing to change: give an email or a phone"));
+        return Err(PluginError::invalid_input(
+            "nothing to change: give an email or a phone",
+        ));
     }
     let rows = query("crm.update_contact")
         .param("code", code)
         .param("email", email)
         .param("phone", phone)
         .rows()?;
-    let affected = rows.0.first().and_then(|r| r.get("rows_affected")).and_then(|v| v.as_i64()).unwrap_or(0);
+    let affected = rows
+        .0
+        .first()
+        .and_then(|r| r.get("rows_affected"))
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
     if affected == 0 {
         return Err(PluginError::not_found(format!("customer {code} not found")));
     }
-    Ok(ActionResult::text(format!("Updated the contact details of {code}."))
-        .data(json!({ "customer_id": code, "email": email, "phone": phone })))
+    Ok(
+        ActionResult::text(format!("Updated the contact details of {code}."))
+            .data(json!({ "customer_id": code, "email": email, "phone": phone })),
+    )
 }
 
 impl Plugin for Crm {
@@ -386,7 +507,9 @@ impl Plugin for Crm {
             "crm.open_tickets" => open_tickets(&request),
             "crm.create_ticket" => create_ticket(&request),
             "crm.update_contact" => update_contact(&request),
-            other => Err(PluginError::invalid_input(format!("crm does not handle `{other}`"))),
+            other => Err(PluginError::invalid_input(format!(
+                "crm does not handle `{other}`"
+            ))),
         }
     }
 
@@ -394,7 +517,9 @@ impl Plugin for Crm {
         match action.action.as_str() {
             "crm.create_ticket" => execute_create_ticket(&action),
             "crm.update_contact" => execute_update_contact(&action),
-            other => Err(PluginError::invalid_input(format!("crm has no action `{other}`"))),
+            other => Err(PluginError::invalid_input(format!(
+                "crm has no action `{other}`"
+            ))),
         }
     }
 }

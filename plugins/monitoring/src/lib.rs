@@ -11,7 +11,9 @@
 mod queries;
 
 use serde::Deserialize;
-use switchboard_isp_common::{Customer, CustomerLookup, CustomerQueries, find_customer, plural, resolve_period};
+use switchboard_isp_common::{
+    Customer, CustomerLookup, CustomerQueries, find_customer, plural, resolve_period,
+};
 use switchboard_plugin_sdk::host::today;
 use switchboard_plugin_sdk::prelude::*;
 
@@ -65,10 +67,14 @@ struct Health {
 }
 
 fn customer_or_answer(request: &Request) -> Result<Result<Customer, Answer>, PluginError> {
-    Ok(match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
-        CustomerLookup::Found(c) => Ok(c),
-        CustomerLookup::NotFound(a) | CustomerLookup::Ambiguous(a) | CustomerLookup::Missing(a) => Err(a),
-    })
+    Ok(
+        match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
+            CustomerLookup::Found(c) => Ok(c),
+            CustomerLookup::NotFound(a)
+            | CustomerLookup::Ambiguous(a)
+            | CustomerLookup::Missing(a) => Err(a),
+        },
+    )
 }
 
 macro_rules! customer {
@@ -100,16 +106,34 @@ fn round1(x: f64) -> f64 {
 
 fn outages(request: &Request) -> Result<Answer, PluginError> {
     let region = request.entities.get("region");
-    let rows: Vec<Outage> = query("monitoring.active_outages").param("region", region).fetch()?;
-    let scope = region.map(|r| format!(" in the {r} region")).unwrap_or_default();
+    let rows: Vec<Outage> = query("monitoring.active_outages")
+        .param("region", region)
+        .fetch()?;
+    let scope = region
+        .map(|r| format!(" in the {r} region"))
+        .unwrap_or_default();
     let text = if rows.is_empty() {
         format!("No active outages{scope}. The network is running normally.")
     } else {
         let lines: Vec<String> = rows
             .iter()
-            .map(|o| format!("{} ({}, {} severity): {}, since {}, {} customers affected", o.outage_id, o.region, o.severity, o.description, o.started_at, o.affected_customers))
+            .map(|o| {
+                format!(
+                    "{} ({}, {} severity): {}, since {}, {} customers affected",
+                    o.outage_id,
+                    o.region,
+                    o.severity,
+                    o.description,
+                    o.started_at,
+                    o.affected_customers
+                )
+            })
             .collect();
-        format!("{}{scope}: {}.", plural(rows.len(), "active outage", "active outages"), lines.join("; "))
+        format!(
+            "{}{scope}: {}.",
+            plural(rows.len(), "active outage", "active outages"),
+            lines.join("; ")
+        )
     };
     let mut answer = Answer::text(text).data(json!({
         "region": region,
@@ -125,9 +149,13 @@ fn outages(request: &Request) -> Result<Answer, PluginError> {
 
 fn connection_status(request: &Request) -> Result<Answer, PluginError> {
     let c = customer!(request);
-    let devices: Vec<Device> = query("monitoring.devices_by_customer").param("code", c.account_code.as_str()).fetch()?;
+    let devices: Vec<Device> = query("monitoring.devices_by_customer")
+        .param("code", c.account_code.as_str())
+        .fetch()?;
     let region_outages: Vec<Outage> = match &c.region {
-        Some(r) => query("monitoring.active_outages").param("region", r.as_str()).fetch()?,
+        Some(r) => query("monitoring.active_outages")
+            .param("region", r.as_str())
+            .fetch()?,
         None => Vec::new(),
     };
     let online = !devices.is_empty() && devices.iter().any(|d| d.status == "online");
@@ -136,7 +164,12 @@ fn connection_status(request: &Request) -> Result<Answer, PluginError> {
     } else {
         let lines: Vec<String> = devices
             .iter()
-            .map(|d| format!("{} ({}) is {}, last seen {}", d.device_id, d.kind, d.status, d.last_seen))
+            .map(|d| {
+                format!(
+                    "{} ({}) is {}, last seen {}",
+                    d.device_id, d.kind, d.status, d.last_seen
+                )
+            })
             .collect();
         format!(
             "{} is {}: {}.",
@@ -182,19 +215,28 @@ fn usage(request: &Request) -> Result<Answer, PluginError> {
         .get("period")
         .and_then(|p| resolve_period(p, &today))
         .or_else(|| resolve_period("last 3 months", &today));
-    let from_month = period.as_ref().map_or_else(String::new, |p| p.from[..7].to_owned());
-    let to_month = period.as_ref().map_or_else(|| "9999-12".to_owned(), |p| p.to[..7].to_owned());
+    let from_month = period
+        .as_ref()
+        .map_or_else(String::new, |p| p.from[..7].to_owned());
+    let to_month = period
+        .as_ref()
+        .map_or_else(|| "9999-12".to_owned(), |p| p.to[..7].to_owned());
     let rows: Vec<Usage> = query("monitoring.usage")
         .param("code", c.account_code.as_str())
         .param("from", from_month.as_str())
         .param("to", to_month.as_str())
         .fetch()?;
     let cap = match &c.plan_code {
-        Some(p) => query("monitoring.plan_cap").param("plan", p.as_str()).fetch_optional::<Cap>()?.and_then(|c| c.data_cap_gb),
+        Some(p) => query("monitoring.plan_cap")
+            .param("plan", p.as_str())
+            .fetch_optional::<Cap>()?
+            .and_then(|c| c.data_cap_gb),
         None => None,
     };
     let total: f64 = rows.iter().map(|u| u.download_gb + u.upload_gb).sum();
-    let label = period.as_ref().map_or_else(|| "all time".to_owned(), |p| p.label.clone());
+    let label = period
+        .as_ref()
+        .map_or_else(|| "all time".to_owned(), |p| p.label.clone());
     let text = if rows.is_empty() {
         format!("No usage recorded for {} in {label}.", c.label())
     } else {
@@ -203,12 +245,24 @@ fn usage(request: &Request) -> Result<Answer, PluginError> {
             .map(|u| {
                 let used = u.download_gb + u.upload_gb;
                 let over = cap.map_or(String::new(), |cap| {
-                    if used > cap as f64 { format!(" (over the {cap} GB cap)") } else { String::new() }
+                    if used > cap as f64 {
+                        format!(" (over the {cap} GB cap)")
+                    } else {
+                        String::new()
+                    }
                 });
-                format!("{}: {:.1} GB down, {:.1} GB up{over}", u.month, u.download_gb, u.upload_gb)
+                format!(
+                    "{}: {:.1} GB down, {:.1} GB up{over}",
+                    u.month, u.download_gb, u.upload_gb
+                )
             })
             .collect();
-        format!("Usage of {} in {label}: {}. Total {:.1} GB.", c.label(), lines.join("; "), total)
+        format!(
+            "Usage of {} in {label}: {}. Total {:.1} GB.",
+            c.label(),
+            lines.join("; "),
+            total
+        )
     };
     Ok(Answer::text(text)
         .data(json!({
@@ -223,8 +277,12 @@ fn usage(request: &Request) -> Result<Answer, PluginError> {
 
 fn network_health(request: &Request) -> Result<Answer, PluginError> {
     let region = request.entities.get("region");
-    let rows: Vec<Health> = query("monitoring.health_by_region").param("region", region).fetch()?;
-    let outages: Vec<Outage> = query("monitoring.active_outages").param("region", region).fetch()?;
+    let rows: Vec<Health> = query("monitoring.health_by_region")
+        .param("region", region)
+        .fetch()?;
+    let outages: Vec<Outage> = query("monitoring.active_outages")
+        .param("region", region)
+        .fetch()?;
     let regions: Vec<serde_json::Value> = rows
         .iter()
         .map(|h| {
@@ -237,7 +295,12 @@ fn network_health(request: &Request) -> Result<Answer, PluginError> {
         })
         .collect();
     let text = if rows.is_empty() {
-        format!("No monitored devices{}.", region.map(|r| format!(" in the {r} region")).unwrap_or_default())
+        format!(
+            "No monitored devices{}.",
+            region
+                .map(|r| format!(" in the {r} region"))
+                .unwrap_or_default()
+        )
     } else {
         let lines: Vec<String> = rows
             .iter()
@@ -249,7 +312,11 @@ fn network_health(request: &Request) -> Result<Answer, PluginError> {
                 )
             })
             .collect();
-        let status = if outages.is_empty() && rows.iter().all(|h| h.offline == 0) { "healthy" } else { "degraded" };
+        let status = if outages.is_empty() && rows.iter().all(|h| h.offline == 0) {
+            "healthy"
+        } else {
+            "degraded"
+        };
         format!(
             "Network is {status}. {}. {}.",
             lines.join("; "),
@@ -258,21 +325,34 @@ fn network_health(request: &Request) -> Result<Answer, PluginError> {
     };
     let mut answer = Answer::text(text).data(json!({ "region": region, "regions": regions }));
     if !outages.is_empty() {
-        answer = answer.suggest(SuggestedAction::new("monitoring.outages", json!({ "region": region }), "Show the outages"));
+        answer = answer.suggest(SuggestedAction::new(
+            "monitoring.outages",
+            json!({ "region": region }),
+            "Show the outages",
+        ));
     }
     Ok(answer)
 }
 
 fn device_status(request: &Request) -> Result<Answer, PluginError> {
     let Some(id) = request.entities.get("device") else {
-        return Ok(Answer::text("Which device? Give me its name, like OLT-NORTH-01.")
-            .data(json!({ "error": "missing_entity", "missing": ["device"] })));
+        return Ok(
+            Answer::text("Which device? Give me its name, like OLT-NORTH-01.")
+                .data(json!({ "error": "missing_entity", "missing": ["device"] })),
+        );
     };
-    let Some(d) = query("monitoring.device").param("id", id).fetch_optional::<Device>()? else {
+    let Some(d) = query("monitoring.device")
+        .param("id", id)
+        .fetch_optional::<Device>()?
+    else {
         return Ok(Answer::text(format!("I couldn't find device {id}."))
             .data(json!({ "error": "device_not_found", "device_id": id })));
     };
-    let owner = d.account_code.as_ref().map(|c| format!(", serving customer {c}")).unwrap_or_default();
+    let owner = d
+        .account_code
+        .as_ref()
+        .map(|c| format!(", serving customer {c}"))
+        .unwrap_or_default();
     let mut answer = Answer::text(format!(
         "{} ({} in the {} region) is {}, last seen {}{owner}.",
         d.device_id, d.kind, d.region, d.status, d.last_seen
@@ -300,7 +380,9 @@ impl Plugin for Monitoring {
             "monitoring.usage" => usage(&request),
             "monitoring.network_health" => network_health(&request),
             "monitoring.device_status" => device_status(&request),
-            other => Err(PluginError::invalid_input(format!("monitoring does not handle `{other}`"))),
+            other => Err(PluginError::invalid_input(format!(
+                "monitoring does not handle `{other}`"
+            ))),
         }
     }
 }

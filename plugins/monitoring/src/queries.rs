@@ -7,7 +7,10 @@ const CUSTOMER_COLUMNS: &str = "account_code, name, email, phone, plan_code, reg
 
 pub fn manifest() -> Manifest {
     let customer = ["customer", "customer_name"];
-    let lookup = ["monitoring.customer_by_code", "monitoring.customers_by_name"];
+    let lookup = [
+        "monitoring.customer_by_code",
+        "monitoring.customers_by_name",
+    ];
     Manifest::new("monitoring", env!("CARGO_PKG_VERSION"), "Outages, connections, usage and network health")
         .intent(
             Intent::read("monitoring.outages", "Lists active outages, optionally in a region")

