@@ -10,11 +10,16 @@
 //! - [`plugins`]: the wasmtime host that runs each plugin in a sandbox, a
 //!   fresh instance per call, with limits, named queries scoped to the
 //!   caller's tenant, and a circuit breaker.
+//! - [`nlu`]: the embedded NLU, trained from the plugins' examples.
+//! - [`query`]: one query end to end: interpret, decide, dispatch.
 //! - [`store`]: the database (SQLite by default, PostgreSQL in production)
 //!   and its migrations.
 
 pub mod config;
+pub mod demo;
+pub mod nlu;
 pub mod plugins;
+pub mod query;
 pub mod registry;
 pub mod server;
 pub mod store;

@@ -10,7 +10,11 @@ use switchboard::TenantId;
 use switchboard::config::Config;
 use switchboard::plugins::{CallContext, DispatchError, PluginHost, PluginRequest};
 use switchboard::server::{self, AppState};
-use switchboard::store::Db;
+use switchboard::demo;
+use switchboard::nlu::entities::NUMERIC_ENTITIES;
+use switchboard::nlu::eval;
+use switchboard::query::{QueryEngine, QuerySettings};
+use switchboard::store::{Db, redact_url};
 
 /// Switchboard: an intent engine for ISP support agents.
 #[derive(Debug, Parser)]
@@ -39,6 +43,44 @@ enum Command {
     },
     /// Validates the configuration and loads every plugin, then exits.
     CheckConfig,
+    /// Interprets JSON lines `{"text", "history"}` from stdin, one JSON line
+    /// out per line in: `{"intent", "confidence", "entities"}`.
+    Nlu {
+        /// Writes the training utterances (`{"text", "intent"}` lines) instead.
+        #[arg(long)]
+        export_training: bool,
+    },
+    /// Scores the NLU on an evaluation file (the intent catalogue's format).
+    Eval {
+        /// A JSON-lines file of `{"text", "history", "intent", "entities"}`.
+        file: PathBuf,
+        /// Prints one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answers one question end to end on the local database.
+    Ask {
+        /// The question.
+        text: String,
+        /// Earlier questions of the conversation, oldest first (repeatable).
+        #[arg(long = "history")]
+        history: Vec<String>,
+        /// The tenant to act for.
+        #[arg(long, default_value_t = 1)]
+        tenant: i64,
+        /// The user to act as.
+        #[arg(long, default_value = "cli")]
+        user: String,
+        /// Prints the whole outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs the migrations and seeds two demo tenants.
+    DemoData {
+        /// Deletes the demo tenants' data first.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Calls one intent of a plugin directly, bypassing the NLU (for admins).
     Call {
         /// The intent, e.g. `billing.customer_invoices`.
@@ -91,6 +133,69 @@ async fn open(config: &Config) -> Result<(Db, PluginHost), String> {
     Ok((db, plugins))
 }
 
+/// Loads the plugins without a database and trains the NLU on them.
+async fn offline_engine(config: &Config) -> Result<QueryEngine, String> {
+    let plugins = PluginHost::start(config, None).await.map_err(|e| e.to_string())?;
+    QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())
+}
+
+fn entities_json(entities: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in entities {
+        let value = if NUMERIC_ENTITIES.contains(&k.as_str()) {
+            v.parse::<i64>()
+                .map(serde_json::Value::from)
+                .or_else(|_| v.parse::<f64>().map(serde_json::Value::from))
+                .unwrap_or_else(|_| serde_json::Value::String(v.clone()))
+        } else {
+            serde_json::Value::String(v.clone())
+        };
+        map.insert(k.clone(), value);
+    }
+    serde_json::Value::Object(map)
+}
+
+#[derive(serde::Deserialize)]
+struct NluLine {
+    text: String,
+    #[serde(default)]
+    history: Vec<String>,
+}
+
+fn run_nlu(nlu: &switchboard::nlu::Nlu, export: bool) -> Result<(), String> {
+    use std::io::{BufRead, Write};
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let write = |out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>, v: serde_json::Value| {
+        writeln!(out, "{v}").map_err(|e| e.to_string())
+    };
+    if export {
+        for e in nlu.training_examples() {
+            write(&mut out, serde_json::json!({ "text": e.text, "intent": e.intent }))?;
+        }
+        return out.flush().map_err(|e| e.to_string());
+    }
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = match serde_json::from_str::<NluLine>(&line) {
+            Ok(input) => {
+                let i = nlu.interpret(&input.text, &input.history);
+                serde_json::json!({
+                    "intent": i.intent,
+                    "confidence": (f64::from(i.confidence) * 1e4).round() / 1e4,
+                    "entities": entities_json(&i.entities),
+                })
+            }
+            Err(e) => serde_json::json!({ "error": format!("invalid input line: {e}") }),
+        };
+        write(&mut out, value)?;
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command {
@@ -99,8 +204,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 config.server.addr = addr;
             }
             let (db, plugins) = open(&config).await?;
+            let engine = QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
             let state = Arc::new(AppState {
-                plugins,
+                engine,
                 db,
                 config_path: cli.config.clone(),
             });
@@ -145,6 +251,80 @@ async fn run(cli: Cli) -> Result<(), String> {
                 set.plugins().count(),
                 set.registry().len()
             );
+            Ok(())
+        }
+        Command::Nlu { export_training } => {
+            let engine = offline_engine(&config).await?;
+            run_nlu(&engine.nlu(), export_training)
+        }
+        Command::Eval { file, json } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let cases = eval::parse_cases(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let engine = offline_engine(&config).await?;
+            let report = eval::evaluate(&engine.nlu(), &cases);
+            if json {
+                println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+            } else {
+                print!("{}", report.to_text(20));
+            }
+            Ok(())
+        }
+        Command::DemoData { reset } => {
+            let db = Db::open(&config.database.url, config.database.max_connections)
+                .await
+                .map_err(|e| e.to_string())?;
+            match demo::seed(&db, reset).await.map_err(|e| e.to_string())? {
+                demo::SeedOutcome::Seeded { customers } => println!(
+                    "demo data written to {}: {} customers in tenant 1, {} in tenant 2",
+                    redact_url(&config.database.url),
+                    customers.0,
+                    customers.1
+                ),
+                demo::SeedOutcome::AlreadyPresent { customers } => println!(
+                    "demo data is already there ({customers} customers in tenant 1); use --reset to recreate it"
+                ),
+            }
+            Ok(())
+        }
+        Command::Ask {
+            text,
+            history,
+            tenant,
+            user,
+            json,
+        } => {
+            let (_db, plugins) = open(&config).await?;
+            let engine = QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
+            let ctx = CallContext {
+                tenant: TenantId::new(tenant),
+                user_id: user,
+            };
+            let outcome = engine.answer(&ctx, &text, &history, None).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?);
+                return Ok(());
+            }
+            println!("{}", outcome.response_text);
+            println!();
+            println!(
+                "intent: {} (confidence {:.2}, {} NLU){}",
+                outcome.intent,
+                outcome.confidence,
+                outcome.interpreter,
+                outcome.plugin.as_ref().map(|p| format!(", answered by {p}")).unwrap_or_default()
+            );
+            if !outcome.entities.is_empty() {
+                let list: Vec<String> = outcome.entities.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("entities: {}", list.join(", "));
+            }
+            if let Some(p) = &outcome.proposal {
+                println!("proposed action (needs confirmation): {}", p.summary);
+            }
+            for a in &outcome.suggested_actions {
+                println!("suggested: {} — {} {}", a.description, a.action, a.parameters);
+            }
+            println!("data: {}", outcome.structured_data);
             Ok(())
         }
         Command::Call {

@@ -12,14 +12,14 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::plugins::PluginHost;
+use crate::query::QueryEngine;
 use crate::store::Db;
 
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState {
-    /// The plugin host.
-    pub plugins: PluginHost,
+    /// Plugins and the NLU.
+    pub engine: QueryEngine,
     /// The database.
     pub db: Db,
     /// Where the configuration was read from, for reloads.
@@ -27,17 +27,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Re-reads the configuration and swaps in a new plugin set. An invalid
-    /// file or a plugin that fails to load leaves the running set untouched;
-    /// the error says why.
+    /// Re-reads the configuration, swaps in a new plugin set and retrains
+    /// the NLU on it. An invalid file or a plugin that fails to load leaves
+    /// the running set untouched; the error says why.
     pub async fn reload(&self) -> Result<usize, String> {
         let config = Config::load(self.config_path.as_deref()).map_err(|e| e.to_string())?;
-        let set = self
-            .plugins
-            .reload(&config)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(set.plugins().count())
+        self.engine.reload(&config).await.map_err(|e| e.to_string())
     }
 }
 
@@ -55,7 +50,7 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
     let db = state.db.ping().await;
-    let plugins = state.plugins.set().plugins().count();
+    let plugins = state.engine.plugins().set().plugins().count();
     let ready = db && plugins > 0;
     let status = if ready {
         StatusCode::OK

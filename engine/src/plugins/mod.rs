@@ -34,8 +34,8 @@ pub use loader::SUPPORTED_WIT_VERSIONS;
 pub use runtime::Runtime;
 pub use set::{CallContext, LoadedPlugin, PluginInfo, PluginSet, PluginSource};
 pub use types::{
-    ActionCall, ActionOutcome, IntentKind, PluginAnswer, PluginManifest, PluginRequest,
-    ReportedKind,
+    ActionCall, ActionOutcome, IntentKind, PluginAnswer, PluginManifest, PluginRequest, Proposal,
+    ReportedKind, SuggestedAction,
 };
 
 use crate::config::Config;
@@ -80,14 +80,25 @@ impl PluginHost {
     /// Loads the plugins of `config` and swaps them in atomically. On error
     /// the running set is untouched and the error says why.
     pub async fn reload(&self, config: &Config) -> Result<Arc<PluginSet>, LoadError> {
+        let set = self.reload_prepare(config).await?;
+        self.swap(set.clone());
+        Ok(set)
+    }
+
+    /// Loads the plugins of `config` into a new set without swapping it
+    /// in, so a caller can prepare what depends on it (the NLU) first.
+    pub async fn reload_prepare(&self, config: &Config) -> Result<Arc<PluginSet>, LoadError> {
         let runtime = self.runtime.clone();
         let config = config.clone();
         let set = tokio::task::spawn_blocking(move || loader::load_set(&runtime, &config))
             .await
             .map_err(|e| LoadError::Host(e.to_string()))??;
-        let set = Arc::new(set);
-        self.current.store(set.clone());
-        Ok(set)
+        Ok(Arc::new(set))
+    }
+
+    /// Makes `set` the running set, atomically.
+    pub fn swap(&self, set: Arc<PluginSet>) {
+        self.current.store(set);
     }
 
     /// The running set (a snapshot; a reload does not change it).

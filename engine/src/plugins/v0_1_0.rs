@@ -21,16 +21,16 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-use switchboard::plugin::host as wit_host;
-use switchboard::plugin::types as wit;
+use self::switchboard::plugin::host as wit_host;
+use self::switchboard::plugin::types as wit;
 
 /// The export name that identifies this version.
 pub const GUEST_EXPORT: &str = "switchboard:plugin/guest@0.1.0";
 
 /// Adds this version's host imports to `linker`.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    switchboard::plugin::host::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
-    switchboard::plugin::types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    self::switchboard::plugin::host::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    self::switchboard::plugin::types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
 }
 
 impl wit::Host for HostState {}

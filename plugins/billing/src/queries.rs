@@ -11,11 +11,32 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.customer_invoices", "Lists a customer's invoices, optionally by status and period")
                 .examples([
+                    "invoices for HJK310",
+                    "MNB778 invoices",
+                    "bills for EDC248 please",
+                    "invoices of Tom Becker",
+                    "all invoices for account GHJ607",
+                    "HJK310's bills",
+                    "show invoices for CVB157 please",
+                    "get me the invoices for HJK310",
+                    "what did we invoice Lena Novak",
+                    "invoices of account mnb-778",
+                    "show the bills sent to Oduya Bakery",
+                    "which bills has Tom Becker received",
+                    "invoice history of customer EDC248",
+                    "overdue invoices for Patel Hardware",
+                    "list every invoice issued to UIO118",
+                    "I need the statements for GHJ607",
+                    "billing details for account TGB392",
+                    "bills for Harbor Dental Clinic from last month",
+                    "unpaid bills of Sofia Rossi",
+                    "show the invoices of CVB157 in march",
+                    "can i see the invoices for customer WER366",
                     "show me billing for customer ABC123",
-                    "list invoices for KLM204",
-                    "what invoices does John Smith have",
-                    "pull up the bills for account ZTR991",
-                    "unpaid invoices for customer QWE555",
+                    "list the invoices of customer HJK310",
+                    "which invoices does Lena Novak have",
+                    "pull up the bills of account MNB778",
+                    "unpaid bills for customer GHJ607",
                     "show invoices of Garcia Logistics",
                     "billing information for ABC123",
                     "can you get me the invoices for account KLM-204",
@@ -26,7 +47,7 @@ pub fn manifest() -> Manifest {
                     "invoice list for customer DEF456",
                     "show the billing history of customer ABC123",
                     "what has ABC123 been billed",
-                    "and their invoices",
+                    "and their bills",
                 ])
                 .requires_one_of(customer)
                 .optional(["status", "period"])
@@ -36,6 +57,14 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.invoice_details", "Shows one invoice and the payments made against it")
                 .examples([
+                    "pull up invoice INV-2024-088",
+                    "what's on INV-2025-120",
+                    "was invoice INV-2025-052 settled",
+                    "invoice inv 2025 077 please",
+                    "give me the breakdown of INV-2025-019",
+                    "how much was INV-2024-201",
+                    "when is invoice INV-2025-066 due",
+                    "check invoice number INV-2025-143",
                     "show invoice INV-2025-001",
                     "details of invoice inv-2025-014",
                     "what is invoice INV-2024-118 for",
@@ -54,6 +83,16 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.balance", "Shows what a customer owes")
                 .examples([
+                    "what does HJK310 owe us",
+                    "how much is outstanding for Lena Novak",
+                    "remaining balance of account MNB778",
+                    "total amount due for Tom Becker",
+                    "is there any money owed by EDC248",
+                    "how far behind is GHJ607",
+                    "what's the debt of Patel Hardware",
+                    "balance due on customer CVB157",
+                    "does Sofia Rossi have unpaid charges",
+                    "how much money is owed on WER366",
                     "what is the balance of ABC123",
                     "how much does KLM204 owe",
                     "outstanding balance for John Smith",
@@ -74,6 +113,16 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.overdue_invoices", "Lists overdue invoices, by region or above an amount")
                 .examples([
+                    "which accounts have not paid",
+                    "list customers with late invoices",
+                    "unpaid past due bills in the west",
+                    "show delinquent customers",
+                    "who owes us money right now",
+                    "late invoices above $150",
+                    "overdue accounts over 1000 dollars",
+                    "which invoices are past their due date",
+                    "customers behind on payments in the northern region",
+                    "collections list for the south",
                     "show overdue invoices",
                     "which invoices are overdue",
                     "overdue invoices in the north",
@@ -93,6 +142,15 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.payment_history", "Lists a customer's payments, optionally in a period")
                 .examples([
+                    "what has HJK310 paid so far",
+                    "show the payments received from Lena Novak",
+                    "last payment of account MNB778",
+                    "payments by Tom Becker in 2025",
+                    "when was the last time GHJ607 paid",
+                    "transaction history for EDC248",
+                    "list the payments Patel Hardware made",
+                    "has Sofia Rossi paid anything recently",
+                    "payment log of customer CVB157",
                     "payment history for ABC123",
                     "show payments made by KLM204",
                     "when did John Smith last pay",
@@ -112,6 +170,15 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.revenue_summary", "Summarises revenue collected and invoiced in a period")
                 .examples([
+                    "what's our income this quarter",
+                    "revenue figures for last year",
+                    "how much have we earned this month",
+                    "total collected in the west last quarter",
+                    "billing totals for 2025",
+                    "monthly revenue report",
+                    "how much did we invoice in february",
+                    "earnings summary for the central region",
+                    "what's the revenue so far this year",
                     "revenue summary",
                     "how much revenue did we make last month",
                     "total revenue in the north this year",
@@ -130,9 +197,17 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::action("billing.generate_invoice", "Proposes a new invoice for a customer's plan")
                 .examples([
-                    "generate an invoice for ABC123",
+                    "draw up an invoice for HJK310",
+                    "create a bill for Lena Novak",
+                    "please invoice account MNB778",
+                    "new invoice for Tom Becker",
+                    "generate the monthly bill for EDC248",
+                    "issue a new bill to Patel Hardware",
+                    "charge GHJ607 for their subscription",
+                    "produce an invoice for customer CVB157",
+                    "generate a fresh invoice for account HJK310",
                     "create a new invoice for KLM204",
-                    "bill John Smith for this month",
+                    "bill Emma Walsh for the current month",
                     "issue an invoice to customer QWE555",
                     "make an invoice for Garcia Logistics",
                     "raise a bill for account ZTR991",

@@ -12,6 +12,23 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("crm.customer_profile", "Shows a customer's profile")
                 .examples([
+                    "address of MNB778",
+                    "where does Lena Novak live",
+                    "contact details of account HJK310",
+                    "postal address for Tom Becker",
+                    "email and phone of EDC248",
+                    "what's the billing address of GHJ607",
+                    "show the account of CVB157",
+                    "customer record of Sofia Rossi",
+                    "profile of HJK310",
+                    "details on customer Lena Novak",
+                    "who is behind account MNB778",
+                    "show me everything about Tom Becker",
+                    "customer summary for EDC248",
+                    "account overview of Patel Hardware",
+                    "what's the contact info for GHJ607",
+                    "where is customer CVB157 located",
+                    "info on Sofia Rossi",
                     "show customer ABC123",
                     "who is customer KLM204",
                     "customer profile for John Smith",
@@ -31,6 +48,23 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("crm.find_customer", "Searches customers by name, email or phone")
                 .examples([
+                    "look up customer Lena Novak",
+                    "lookup the customer Tom Becker",
+                    "search customer Sofia Rossi",
+                    "look for a customer called Okafor",
+                    "find me the customer Daniel Kim",
+                    "search for clients named Schmidt",
+                    "do we have a customer named Hassan",
+                    "look up the account of emma.walsh@example.com",
+                    "search for Lena",
+                    "find a customer with the surname Novak",
+                    "who is tom.becker@example.com",
+                    "lookup by phone 555 010 1187",
+                    "find customers named Rossi",
+                    "which customer has email sofia@rossi.example",
+                    "search the customer list for Becker",
+                    "find the account with number +1 555 010 1234",
+                    "is anyone called Okafor a customer",
                     "find customer John Smith",
                     "search for a customer named Garcia",
                     "who has the email john.smith@example.com",
@@ -49,6 +83,15 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("crm.top_customers", "Lists the customers who paid the most")
                 .examples([
+                    "our biggest clients",
+                    "top ten accounts by spend",
+                    "who pays us the most in the east",
+                    "five largest customers",
+                    "most valuable accounts in the west",
+                    "the top 3 customers",
+                    "which accounts generate the most revenue",
+                    "rank customers by revenue",
+                    "top customers in the north region",
                     "top customers",
                     "who are our top 5 customers",
                     "show the ten biggest customers",
@@ -67,7 +110,24 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("crm.customer_plan", "Shows a customer's plan")
                 .examples([
-                    "what plan is ABC123 on",
+                    "current plan of HJK310",
+                    "tariff for Lena Novak",
+                    "MNB778's current package",
+                    "what broadband plan is on account EDC248",
+                    "plan details of Tom Becker",
+                    "is GHJ607 on copper or fibre",
+                    "what type of connection does CVB157 have",
+                    "what product does Sofia Rossi subscribe to",
+                    "what package is HJK310 on",
+                    "which plan does Lena Novak have",
+                    "what internet speed does MNB778 get",
+                    "plan of Tom Becker",
+                    "what is EDC248 subscribed to",
+                    "is Patel Hardware on a business plan",
+                    "how fast is GHJ607's connection supposed to be",
+                    "what does CVB157 pay per month",
+                    "which tier is Sofia Rossi on",
+                    "what plan is customer UIO118 on",
                     "which package does John Smith have",
                     "show the subscription of KLM204",
                     "what speed does customer QWE555 pay for",
@@ -85,11 +145,20 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("crm.open_tickets", "Lists open support tickets, by customer or priority")
                 .examples([
+                    "open support tickets for HJK310",
+                    "does Lena Novak have any tickets",
+                    "unresolved issues of MNB778",
+                    "pending tickets",
+                    "show all open cases",
+                    "any high priority complaints",
+                    "which tickets are unresolved in the queue",
+                    "urgent support requests",
+                    "what issues has Tom Becker reported that are still open",
                     "open tickets",
-                    "show open tickets for ABC123",
+                    "show the open tickets of WER366",
                     "any urgent tickets",
                     "which tickets are still open",
-                    "list high priority tickets",
+                    "show me all high priority support tickets",
                     "does John Smith have open tickets",
                     "unresolved support cases for KLM204",
                     "show me the ticket queue",
@@ -104,6 +173,14 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::action("crm.create_ticket", "Proposes a new support ticket for a customer")
                 .examples([
+                    "open a case for HJK310: cannot connect",
+                    "log a fault for Lena Novak about packet loss",
+                    "create a support ticket for MNB778, modem lights red",
+                    "raise an urgent case for Tom Becker: no service",
+                    "new support request for EDC248 regarding billing error",
+                    "please log a ticket for Patel Hardware",
+                    "open an incident for GHJ607 about dropped calls",
+                    "create a high priority ticket for CVB157",
                     "open a ticket for KLM204: no internet",
                     "create a ticket for ABC123 about slow speeds",
                     "log a support case for John Smith: router keeps rebooting",
@@ -123,6 +200,14 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::action("crm.update_contact", "Proposes new contact details for a customer")
                 .examples([
+                    "change the email for HJK310 to lena@novak.example",
+                    "update Lena Novak's phone number to 555 010 7788",
+                    "set the phone of MNB778 to (555) 010-3344",
+                    "new email for Tom Becker: tom.b@example.net",
+                    "update contact info of EDC248 with phone +1 555 010 2020",
+                    "replace GHJ607's email with carlos@mendes.example",
+                    "change Patel Hardware's number to 555-010-6060",
+                    "CVB157 changed their email to lukas@schmidt.example",
                     "update the email of ABC123 to john@example.com",
                     "change KLM204's phone to 555 010 9999",
                     "set John Smith's email to john.smith@newmail.com",

@@ -15,6 +15,16 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("monitoring.outages", "Lists active outages, optionally in a region")
                 .examples([
+                    "is there an outage",
+                    "any network problems in the east",
+                    "outages in the west region",
+                    "is service down anywhere",
+                    "are customers in the north affected by an outage",
+                    "what incidents are ongoing",
+                    "known outages right now",
+                    "is there a disruption in central",
+                    "any downtime reported",
+                    "network down in the south?",
                     "any outages in the north",
                     "are there any outages",
                     "is the network down in the south",
@@ -25,7 +35,7 @@ pub fn manifest() -> Manifest {
                     "any known incidents in the western region",
                     "list active outages",
                     "is anything broken in the network",
-                    "what about the south",
+                    "how about the eastern region",
                 ])
                 .optional(["region"])
                 .permission("network_read")
@@ -34,6 +44,23 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("monitoring.connection_status", "Shows whether a customer's connection is up")
                 .examples([
+                    "when was HJK310 last online",
+                    "last time MNB778 was connected",
+                    "ping EDC248's modem",
+                    "ping the router of Lena Novak",
+                    "is GHJ607's router reachable",
+                    "has Tom Becker's ONT been seen today",
+                    "is the router at account CVB157 responding",
+                    "check if Patel Hardware's modem is up",
+                    "is HJK310 connected",
+                    "is Lena Novak online right now",
+                    "check whether MNB778 has internet",
+                    "connection check for Tom Becker",
+                    "is EDC248's modem up",
+                    "has Patel Hardware lost connection",
+                    "is GHJ607 offline",
+                    "status of the line for CVB157",
+                    "can you see Sofia Rossi's router online",
                     "is ABC123 online",
                     "check the connection of KLM204",
                     "is John Smith's internet working",
@@ -52,6 +79,14 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("monitoring.usage", "Shows a customer's data usage")
                 .examples([
+                    "how much data has HJK310 used",
+                    "usage of Lena Novak this month",
+                    "MNB778 data consumption",
+                    "how many GB did Tom Becker download last month",
+                    "bandwidth used by EDC248",
+                    "traffic for Patel Hardware over the last 6 months",
+                    "data usage of GHJ607 in march",
+                    "has CVB157 used a lot of data",
                     "data usage for ABC123",
                     "how much data did KLM204 use last month",
                     "bandwidth consumption of John Smith",
@@ -71,8 +106,17 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("monitoring.network_health", "Summarises network health by region")
                 .examples([
+                    "network status",
+                    "what's the health of the network in the west",
+                    "is the network ok",
+                    "availability of the network today",
+                    "how many devices are down",
+                    "any latency issues in the north",
+                    "network performance overview",
+                    "is there packet loss in the east",
+                    "how stable is the network in central",
                     "network health",
-                    "how is the network doing",
+                    "how is our network performing",
                     "network status in the north",
                     "how healthy is the east region",
                     "give me a network overview",
@@ -89,6 +133,18 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("monitoring.device_status", "Shows one network device's status")
                 .examples([
+                    "check switch SW-NORTH-01",
+                    "ping OLT-SOUTH-02",
+                    "is router CORE-RTR-1 responding",
+                    "how is OLT-CENTRAL-01 doing",
+                    "status of OLT-WEST-01",
+                    "is SW-NORTH-01 online",
+                    "check device ONT-HJK310-1",
+                    "is core-rtr-1 up",
+                    "what's the status of olt-south-01",
+                    "is the switch SW-EAST-03 healthy",
+                    "when did OLT-EAST-02 last respond",
+                    "device CPE-MNB778-1 status",
                     "status of device OLT-NORTH-01",
                     "is olt-south-02 up",
                     "check router CPE-ABC123-1",

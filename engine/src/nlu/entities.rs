@@ -1,0 +1,472 @@
+//! Entity extraction: finds every entity of the intent catalogue in a text
+//! and puts it in canonical form (`abc-123` → `ABC123`, `the northern
+//! region` → `north`, `ten` → `10`, `(555) 010-4477` → `5550104477`).
+//!
+//! Patterns with a fixed shape (emails, invoices, tickets, account codes,
+//! devices, phones, amounts) are found first and their spans masked, so a
+//! later pattern never matches inside an earlier one. Customer names come
+//! last, from capitalised runs of words that are not ordinary vocabulary,
+//! or from the words after "named", "called", "customer", ...
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::text::{Vocabulary, number_word};
+
+/// An entity found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// Catalogue name, e.g. `customer`.
+    pub name: &'static str,
+    /// Canonical value.
+    pub value: String,
+    /// Byte range in the text.
+    pub span: (usize, usize),
+}
+
+/// The entity names this extractor knows, in the catalogue's order.
+pub const ENTITY_NAMES: [&str; 14] = [
+    "customer",
+    "customer_name",
+    "invoice",
+    "ticket",
+    "device",
+    "region",
+    "limit",
+    "email",
+    "phone",
+    "min_amount",
+    "status",
+    "priority",
+    "period",
+    "subject",
+];
+
+/// Entities whose canonical value is a number in JSON output.
+pub const NUMERIC_ENTITIES: [&str; 2] = ["limit", "min_amount"];
+
+macro_rules! re {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($pattern).expect("a valid built-in pattern"));
+    };
+}
+
+re!(EMAIL, r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b");
+re!(INVOICE, r"(?i)\binv(?:oice)?[-\s#]?(\d{4})[-\s](\d{1,5})\b");
+re!(TICKET, r"(?i)\b(?:tck[-\s#]?|ticket\s*#\s*|ticket\s+(?:no\.?|number)\s*)(\d{1,9})\b");
+re!(DATE, r"\b\d{4}-\d{2}-\d{2}\b");
+re!(ACCOUNT, r"\b([A-Za-z]{3})(?:-|\s)?(\d{3})\b");
+re!(DEVICE, r"\b[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*-\d{1,4}[A-Za-z]?\b");
+re!(PHONE, r"(?:\+\s?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\(?\d{2,5}\)?){1,4}|\+?\b\d{7,15}\b");
+re!(
+    AMOUNT,
+    r"(?i)\b(?:over|above|more than|greater than|exceeding|at least|larger than|bigger than|higher than|min(?:imum)?(?: of)?)\s*(?:\$|usd\s*|eur\s*|€|£)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?"
+);
+re!(
+    LIMIT,
+    r"(?i)\b(?:top|first|best|biggest|largest)\s+(\d{1,3}|[a-z]+)\b|\b(\d{1,3}|[a-z]+)\s+(?:top|biggest|largest|best|most valuable|highest[- ]paying|largest paying|largest|main|leading)\b"
+);
+re!(
+    PERIOD,
+    r"(?i)\b(?:(?:in|during|for|since|from)\s+)?(?:(?:this|last|past|previous|current|the last|the past)\s+(?:\d+\s+|[a-z]+\s+)?(?:days?|weeks?|months?|quarters?|years?)|today|yesterday|q[1-4](?:\s+\d{4})?|(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?:\s+\d{4})?|(?:19|20)\d{2})\b"
+);
+
+/// Regions and the words that name them.
+const REGIONS: [(&str, &[&str]); 5] = [
+    ("north", &["north", "northern", "northside", "up north"]),
+    ("south", &["south", "southern", "southside", "down south"]),
+    ("east", &["east", "eastern", "eastside"]),
+    ("west", &["west", "western", "westside"]),
+    ("central", &["central", "centre", "center", "downtown", "midtown", "city centre", "city center", "middle"]),
+];
+
+const STATUS: [(&str, &str); 9] = [
+    ("unpaid", "unpaid"),
+    ("not paid", "unpaid"),
+    ("outstanding", "unpaid"),
+    ("open", "unpaid"),
+    ("overdue", "overdue"),
+    ("past due", "overdue"),
+    ("late", "overdue"),
+    ("settled", "paid"),
+    ("paid", "paid"),
+];
+
+const PRIORITY: [(&str, &str); 10] = [
+    ("urgent", "urgent"),
+    ("critical", "urgent"),
+    ("emergency", "urgent"),
+    ("p1", "urgent"),
+    ("high", "high"),
+    ("important", "high"),
+    ("normal", "normal"),
+    ("medium", "normal"),
+    ("low", "low"),
+    ("minor", "low"),
+];
+
+/// Words that introduce a customer's name typed in lower case.
+const NAME_TRIGGERS: [&str; 10] = [
+    "named", "called", "customer", "client", "for", "of", "by", "from", "about", "is",
+];
+
+/// Words never part of a customer name.
+const NOT_NAMES: [&str; 48] = [
+    "i", "me", "my", "we", "our", "us", "you", "your", "he", "she", "they", "them", "their", "his",
+    "her", "it", "its", "this", "that", "these", "those", "the", "a", "an", "and", "or", "any",
+    "all", "some", "please", "thanks", "ok", "okay", "hi", "hello", "hey", "mr", "mrs", "ms", "dr",
+    "customer", "customers", "client", "account", "region", "monday", "friday", "today",
+];
+
+fn overlaps(spans: &[(usize, usize)], (s, e): (usize, usize)) -> bool {
+    spans.iter().any(|&(a, b)| s < b && a < e)
+}
+
+fn word_at(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+}
+
+/// Finds `phrase` as whole words, case-insensitively.
+fn find_phrase(lower: &str, phrase: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(phrase) {
+        let s = from + i;
+        let e = s + phrase.len();
+        if word_at(lower, s, e) {
+            return Some((s, e));
+        }
+        from = s + phrase.len().max(1);
+    }
+    None
+}
+
+fn parse_count(word: &str) -> Option<u32> {
+    word.parse::<u32>().ok().or_else(|| number_word(&word.to_lowercase()))
+}
+
+/// The extractor. It needs the training vocabulary to tell ordinary words
+/// from names.
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    vocabulary: Vocabulary,
+}
+
+impl Extractor {
+    /// An extractor that treats words of `vocabulary` as ordinary words.
+    pub fn new(vocabulary: Vocabulary) -> Self {
+        Self { vocabulary }
+    }
+
+    /// All entities in `text`, each name at most once (the first found).
+    pub fn extract(&self, text: &str) -> Vec<Entity> {
+        let lower = text.to_lowercase();
+        // Lower-casing keeps byte offsets only for ASCII; fall back to the
+        // original text for offsets when it changes length.
+        let lower = if lower.len() == text.len() { lower } else { text.to_owned() };
+        let mut found: Vec<Entity> = Vec::new();
+        let mut taken: Vec<(usize, usize)> = Vec::new();
+        let push = |found: &mut Vec<Entity>, taken: &mut Vec<(usize, usize)>, name: &'static str, value: String, span: (usize, usize)| {
+            taken.push(span);
+            if !found.iter().any(|e| e.name == name) {
+                found.push(Entity { name, value, span });
+            }
+        };
+
+        for m in EMAIL.find_iter(text) {
+            push(&mut found, &mut taken, "email", m.as_str().to_lowercase(), (m.start(), m.end()));
+        }
+        for c in INVOICE.captures_iter(text) {
+            let (Some(all), Some(year), Some(num)) = (c.get(0), c.get(1), c.get(2)) else { continue };
+            if overlaps(&taken, (all.start(), all.end())) {
+                continue;
+            }
+            let n: u64 = num.as_str().parse().unwrap_or(0);
+            push(&mut found, &mut taken, "invoice", format!("INV-{}-{n:03}", year.as_str()), (all.start(), all.end()));
+        }
+        for c in TICKET.captures_iter(text) {
+            let (Some(all), Some(num)) = (c.get(0), c.get(1)) else { continue };
+            if overlaps(&taken, (all.start(), all.end())) {
+                continue;
+            }
+            push(&mut found, &mut taken, "ticket", format!("TCK-{}", num.as_str()), (all.start(), all.end()));
+        }
+        for m in DATE.find_iter(text) {
+            taken.push((m.start(), m.end()));
+        }
+        for c in ACCOUNT.captures_iter(text) {
+            let (Some(all), Some(letters), Some(digits)) = (c.get(0), c.get(1), c.get(2)) else { continue };
+            let span = (all.start(), all.end());
+            if overlaps(&taken, span) {
+                continue;
+            }
+            // "ABC 123" with a space only counts in capitals, so "top 100"
+            // is not an account.
+            let spaced = all.as_str().contains(' ');
+            let l = letters.as_str();
+            if spaced && !(l.chars().all(|c| c.is_ascii_uppercase())) {
+                continue;
+            }
+            // A device name like SW-ABC-123 is not an account.
+            if text[..span.0].ends_with('-') || text[span.1..].starts_with('-') {
+                continue;
+            }
+            let value = format!("{}{}", l.to_ascii_uppercase(), digits.as_str());
+            push(&mut found, &mut taken, "customer", value, span);
+        }
+        for m in DEVICE.find_iter(text) {
+            let span = (m.start(), m.end());
+            if overlaps(&taken, span) {
+                continue;
+            }
+            let s = m.as_str();
+            let letters = s.chars().filter(char::is_ascii_alphabetic).count();
+            if letters < 2 || s.starts_with(|c: char| c.is_ascii_digit()) {
+                continue;
+            }
+            push(&mut found, &mut taken, "device", s.to_ascii_uppercase(), span);
+        }
+        for c in AMOUNT.captures_iter(text) {
+            let (Some(all), Some(num)) = (c.get(0), c.get(1)) else { continue };
+            let span = (all.start(), all.end());
+            if overlaps(&taken, span) {
+                continue;
+            }
+            let Ok(mut value) = num.as_str().replace(',', "").parse::<f64>() else { continue };
+            if c.get(2).is_some() {
+                value *= 1000.0;
+            }
+            push(&mut found, &mut taken, "min_amount", format_number(value), span);
+        }
+        for c in LIMIT.captures_iter(&lower) {
+            let Some(all) = c.get(0) else { continue };
+            let span = (all.start(), all.end());
+            if overlaps(&taken, span) {
+                continue;
+            }
+            let word = c.get(1).or_else(|| c.get(2)).map(|m| m.as_str()).unwrap_or_default();
+            if let Some(n) = parse_count(word).filter(|n| (1..=500).contains(n)) {
+                push(&mut found, &mut taken, "limit", n.to_string(), span);
+            }
+        }
+        for m in PHONE.find_iter(text) {
+            let span = (m.start(), m.end());
+            if overlaps(&taken, span) {
+                continue;
+            }
+            let s = m.as_str().trim();
+            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            if !(7..=15).contains(&digits.len()) {
+                continue;
+            }
+            let value = if s.starts_with('+') { format!("+{digits}") } else { digits };
+            push(&mut found, &mut taken, "phone", value, span);
+        }
+        for m in PERIOD.find_iter(&lower) {
+            let span = (m.start(), m.end());
+            if overlaps(&taken, span) {
+                continue;
+            }
+            let value = text[span.0..span.1].trim().to_owned();
+            // "may" and "march" are also ordinary words; only take them
+            // after a preposition or with a year.
+            let bare = value.to_lowercase();
+            if (bare == "may" || bare == "march" || bare == "mar" || bare == "jan" || bare == "sept") && !value.contains(' ') {
+                continue;
+            }
+            push(&mut found, &mut taken, "period", value, span);
+        }
+        for (canonical, words) in REGIONS {
+            for w in words {
+                if let Some(span) = find_phrase(&lower, w).filter(|s| !overlaps(&taken, *s)) {
+                    push(&mut found, &mut taken, "region", canonical.to_owned(), span);
+                }
+            }
+        }
+        for (word, canonical) in STATUS {
+            if let Some(span) = find_phrase(&lower, word).filter(|s| !overlaps(&taken, *s)) {
+                push(&mut found, &mut taken, "status", canonical.to_owned(), span);
+            }
+        }
+        for (word, canonical) in PRIORITY {
+            if let Some(span) = find_phrase(&lower, word).filter(|s| !overlaps(&taken, *s)) {
+                push(&mut found, &mut taken, "priority", canonical.to_owned(), span);
+            }
+        }
+        if let Some(subject) = subject(text, &taken) {
+            found.push(subject);
+        }
+        if !found.iter().any(|e| e.name == "customer") {
+            if let Some(name) = self.customer_name(text, &taken) {
+                found.push(name);
+            }
+        }
+        found.sort_by_key(|e| e.span.0);
+        found
+    }
+
+    fn is_ordinary(&self, word: &str) -> bool {
+        let lower = word.to_lowercase();
+        NOT_NAMES.contains(&lower.as_str())
+            || self.vocabulary.contains(&lower)
+            || REGIONS.iter().any(|(_, ws)| ws.contains(&lower.as_str()))
+            || lower.chars().any(|c| c.is_ascii_digit())
+    }
+
+    /// A customer name: a run of capitalised words that are not ordinary
+    /// vocabulary, or lower-case unknown words after a trigger word.
+    fn customer_name(&self, text: &str, taken: &[(usize, usize)]) -> Option<Entity> {
+        let words = words_with_spans(text);
+        let mut best: Option<(usize, usize)> = None;
+        let mut i = 0;
+        while i < words.len() {
+            let (s, e, w) = words[i];
+            let capital = w.chars().next().is_some_and(char::is_uppercase);
+            let initial = i == 0;
+            if capital && !overlaps(taken, (s, e)) && !(initial && self.is_ordinary(w)) && !self.is_stop_capital(w) {
+                let mut j = i;
+                while j + 1 < words.len() && j - i < 4 {
+                    let (ns, ne, nw) = words[j + 1];
+                    let joined = text[words[j].1..ns].trim().is_empty() || text[words[j].1..ns].trim() == "&";
+                    let next_capital = nw.chars().next().is_some_and(char::is_uppercase)
+                        || ["de", "van", "von", "der", "la", "le", "da", "di", "del", "bin"].contains(&nw);
+                    if joined && next_capital && !overlaps(taken, (ns, ne)) && !self.is_stop_capital(nw) {
+                        j += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let span = (s, words[j].1);
+                // A single capitalised ordinary word ("Show", "North") is
+                // not a name.
+                if j > i || !self.is_ordinary(w) {
+                    best = Some(span);
+                    break;
+                }
+                i = j + 1;
+                continue;
+            }
+            i += 1;
+        }
+        if best.is_none() {
+            // Lower-case names after a trigger: "customer named garcia".
+            for k in 0..words.len() {
+                let (_, _, w) = words[k];
+                if !NAME_TRIGGERS.contains(&w.to_lowercase().as_str()) {
+                    continue;
+                }
+                let mut j = k + 1;
+                while j < words.len() && j - k <= 3 {
+                    let (s, e, nw) = words[j];
+                    if overlaps(taken, (s, e)) || self.is_ordinary(nw) || nw.len() < 2 {
+                        break;
+                    }
+                    j += 1;
+                }
+                if j > k + 1 {
+                    best = Some((words[k + 1].0, words[j - 1].1));
+                    break;
+                }
+            }
+        }
+        let (s, e) = best?;
+        let value = strip_possessive(text[s..e].trim());
+        if value.is_empty() {
+            return None;
+        }
+        Some(Entity {
+            name: "customer_name",
+            value: value.to_owned(),
+            span: (s, e),
+        })
+    }
+
+    /// Capitalised words that start sentences or name months, days and
+    /// intents, never names.
+    fn is_stop_capital(&self, word: &str) -> bool {
+        let lower = strip_possessive(word).to_lowercase();
+        NOT_NAMES.contains(&lower.as_str())
+            || REGIONS.iter().any(|(_, ws)| ws.contains(&lower.as_str()))
+            || ["january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december", "q1", "q2", "q3", "q4", "gb", "mb", "tb", "olt", "ont", "cpe", "isp", "id", "url", "ip", "dsl", "fiber", "fibre", "wifi", "inv"]
+                .contains(&lower.as_str())
+            || (self.vocabulary.contains(&lower) && self.vocabulary.is_common(&lower))
+    }
+}
+
+fn strip_possessive(s: &str) -> &str {
+    s.trim_end_matches("'s").trim_end_matches("’s").trim_end_matches('\'').trim_end_matches(['?', '!', '.', ',', ':', ';'])
+}
+
+/// Words (letters, digits, apostrophes, dots inside) with their spans.
+pub fn words_with_spans(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        let inside = c.is_alphanumeric() || ((c == '\'' || c == '’' || c == '-' || c == '.') && start.is_some());
+        match (inside, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let w = text[s..i].trim_end_matches(['\'', '’', '-', '.']);
+                out.push((s, s + w.len(), w));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        let w = text[s..].trim_end_matches(['\'', '’', '-', '.']);
+        out.push((s, s + w.len(), w));
+    }
+    out
+}
+
+/// The subject of a ticket: what follows a colon, "about", "regarding",
+/// "subject" or a comma after the customer.
+fn subject(text: &str, taken: &[(usize, usize)]) -> Option<Entity> {
+    let lower = text.to_lowercase();
+    let mut candidates: Vec<usize> = Vec::new();
+    if let Some(i) = text.find(':') {
+        candidates.push(i + 1);
+    }
+    for marker in [" about ", " regarding ", " re: ", " subject ", " saying ", " because "] {
+        if let Some(i) = lower.find(marker) {
+            candidates.push(i + marker.len());
+        }
+    }
+    if let Some(&last) = taken.iter().map(|(_, e)| e).max() {
+        if let Some(rest) = text.get(last..) {
+            if let Some(stripped) = rest.strip_prefix(',') {
+                candidates.push(last + 1 + (stripped.len() - stripped.trim_start().len()));
+            }
+        }
+    }
+    let start = candidates.into_iter().min()?;
+    let value = text.get(start..)?.trim().trim_end_matches(['.', '!', '?']).trim();
+    (!value.is_empty() && value.len() <= 200).then(|| Entity {
+        name: "subject",
+        value: value.to_owned(),
+        span: (start, text.len()),
+    })
+}
+
+/// Formats a number without a trailing `.0`.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Entities as a name → value map (first value of each name).
+pub fn to_map(entities: &[Entity]) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for e in entities {
+        map.entry(e.name.to_owned()).or_insert_with(|| e.value.clone());
+    }
+    map
+}

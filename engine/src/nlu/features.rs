@@ -1,0 +1,208 @@
+//! Features: a text becomes a sparse vector of word unigrams and bigrams
+//! (entities replaced by slot tokens such as `__account__`, typos
+//! corrected, plurals stemmed) and character n-grams of each word (which
+//! keeps misspelt words close to their correct forms), weighted by TF-IDF
+//! and L2-normalised per group.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::entities::Entity;
+use super::text::{Vocabulary, stem};
+
+/// A sparse vector: (feature index, value), indices ascending.
+pub type Sparse = Vec<(u32, f32)>;
+
+/// Feature settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureSettings {
+    /// Smallest character n-gram.
+    pub char_min: usize,
+    /// Largest character n-gram.
+    pub char_max: usize,
+    /// Weight of the character group relative to the word group.
+    pub char_weight: f32,
+    /// Whether to add word bigrams.
+    pub bigrams: bool,
+    /// Features seen in fewer training texts are dropped.
+    pub min_df: u32,
+}
+
+impl Default for FeatureSettings {
+    fn default() -> Self {
+        Self {
+            char_min: 2,
+            char_max: 5,
+            char_weight: 0.6,
+            bigrams: true,
+            min_df: 1,
+        }
+    }
+}
+
+/// The slot token an entity's words are replaced by in features.
+fn slot(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "customer" => "__account__",
+        "customer_name" => "__name__",
+        "invoice" => "__invoice__",
+        "ticket" => "__ticket__",
+        "device" => "__device__",
+        "email" => "__email__",
+        "phone" => "__phone__",
+        "region" => "__region__",
+        "min_amount" => "__amount__",
+        _ => return None,
+    })
+}
+
+/// The analysed words of a text: entities as slots, typos corrected, stems.
+pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    let mut spans: Vec<(usize, usize, &'static str)> = entities
+        .iter()
+        .filter_map(|e| slot(e.name).map(|s| (e.span.0, e.span.1, s)))
+        .collect();
+    spans.sort_unstable();
+    let push_words = |piece: &str, out: &mut Vec<String>| {
+        for w in super::text::words(piece) {
+            if ["please", "pls", "plz", "kindly"].contains(&w.as_str()) {
+                continue;
+            }
+            let w = match vocabulary.correct(&w) {
+                Some(fixed) => fixed.to_owned(),
+                None => w,
+            };
+            if w.chars().all(|c| c.is_ascii_digit()) {
+                out.push("__number__".to_owned());
+            } else {
+                out.push(stem(&w));
+            }
+        }
+    };
+    for (s, e, token) in spans {
+        if s < cursor {
+            continue;
+        }
+        push_words(&text[cursor..s], &mut out);
+        out.push(token.to_owned());
+        cursor = e;
+    }
+    push_words(&text[cursor.min(text.len())..], &mut out);
+    out
+}
+
+fn raw_features(words: &[String], settings: &FeatureSettings) -> (Vec<String>, Vec<String>) {
+    let mut word_feats = Vec::with_capacity(words.len() * 2);
+    for (i, w) in words.iter().enumerate() {
+        word_feats.push(format!("w:{w}"));
+        if settings.bigrams {
+            let prev = if i == 0 { "<s>" } else { words[i - 1].as_str() };
+            word_feats.push(format!("b:{prev} {w}"));
+        }
+    }
+    if settings.bigrams {
+        if let Some(last) = words.last() {
+            word_feats.push(format!("b:{last} </s>"));
+        }
+    }
+    let mut char_feats = Vec::new();
+    for w in words.iter().filter(|w| !w.starts_with("__")) {
+        let padded: Vec<char> = format!("<{w}>").chars().collect();
+        for n in settings.char_min..=settings.char_max {
+            if padded.len() < n {
+                break;
+            }
+            for win in padded.windows(n) {
+                char_feats.push(format!("c:{}", win.iter().collect::<String>()));
+            }
+        }
+    }
+    (word_feats, char_feats)
+}
+
+/// A fitted TF-IDF vectoriser.
+#[derive(Debug, Clone)]
+pub struct Featurizer {
+    settings: FeatureSettings,
+    index: HashMap<String, u32>,
+    idf: Vec<f32>,
+    is_char: Vec<bool>,
+}
+
+impl Featurizer {
+    /// Fits the vocabulary and IDF on analysed training texts.
+    pub fn fit(docs: &[Vec<String>], settings: FeatureSettings) -> Self {
+        let mut df: BTreeMap<String, u32> = BTreeMap::new();
+        for doc in docs {
+            let (w, c) = raw_features(doc, &settings);
+            let mut seen: Vec<String> = w.into_iter().chain(c).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for f in seen {
+                *df.entry(f).or_default() += 1;
+            }
+        }
+        let n = docs.len().max(1) as f32;
+        let mut index = HashMap::new();
+        let mut idf = Vec::new();
+        let mut is_char = Vec::new();
+        for (feature, count) in df {
+            if count < settings.min_df {
+                continue;
+            }
+            is_char.push(feature.starts_with("c:"));
+            index.insert(feature, idf.len() as u32);
+            idf.push(((1.0 + n) / (1.0 + count as f32)).ln() + 1.0);
+        }
+        Self {
+            settings,
+            index,
+            idf,
+            is_char,
+        }
+    }
+
+    /// How many features there are.
+    pub fn len(&self) -> usize {
+        self.idf.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.idf.is_empty()
+    }
+
+    /// The TF-IDF vector of an analysed text.
+    pub fn transform(&self, words: &[String]) -> Sparse {
+        let (w, c) = raw_features(words, &self.settings);
+        let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
+        for f in w.iter().chain(c.iter()) {
+            if let Some(&i) = self.index.get(f) {
+                *tf.entry(i).or_default() += 1.0;
+            }
+        }
+        let mut vec: Sparse = tf
+            .into_iter()
+            .map(|(i, count)| (i, (1.0 + count.ln()) * self.idf[i as usize]))
+            .collect();
+        // L2-normalise each group, then weight the character group.
+        for char_group in [false, true] {
+            let norm: f32 = vec
+                .iter()
+                .filter(|(i, _)| self.is_char[*i as usize] == char_group)
+                .map(|(_, v)| v * v)
+                .sum::<f32>()
+                .sqrt();
+            if norm > 0.0 {
+                let weight = if char_group { self.settings.char_weight } else { 1.0 };
+                for (i, v) in &mut vec {
+                    if self.is_char[*i as usize] == char_group {
+                        *v = *v / norm * weight;
+                    }
+                }
+            }
+        }
+        vec
+    }
+}

@@ -1,0 +1,153 @@
+//! Follow-ups, as the intent catalogue defines them: earlier queries of the
+//! conversation supply entities that the new text leaves out and that its
+//! intent takes (the newest mention wins; the new text always wins). The
+//! intent is the new text's when it asks for something; when it only swaps
+//! a detail ("what about the south?", "and for KLM204?", "only the urgent
+//! ones") the newest previous query's intent carries over. A closing remark
+//! is `none` whatever came before.
+
+use super::entities::{Entity, words_with_spans};
+use super::{Interpretation, Nlu};
+use crate::registry::NONE_INTENT;
+
+/// Words that carry no request of their own.
+const FUNCTION_WORDS: &[&str] = &[
+    "and", "what", "about", "how", "for", "the", "same", "only", "just", "ones", "one", "also",
+    "too", "then", "in", "on", "at", "region", "area", "please", "those", "these", "that", "this",
+    "with", "of", "a", "an", "now", "instead", "again", "but", "or", "so", "ok", "okay", "well",
+    "same", "thing", "do", "does", "is", "are", "there", "any", "ones", "customer", "account",
+    "client", "priority", "status", "them", "it", "with", "from", "to", "by", "let's", "lets",
+    "try", "check", "show", "me", "all", "is", "was",
+];
+
+/// Words that refer back to something said earlier.
+const REFERRING: &[&str] = &[
+    "they", "them", "their", "theirs", "he", "him", "his", "she", "her", "hers", "it", "its",
+    "that", "this", "same", "those", "these",
+];
+
+fn lower_words(text: &str) -> Vec<String> {
+    words_with_spans(text)
+        .into_iter()
+        .map(|(_, _, w)| w.to_lowercase().trim_end_matches("'s").to_owned())
+        .collect()
+}
+
+/// Whether `text` only swaps a detail: it names at least one entity and,
+/// once those are removed, has no word of its own.
+fn swaps_a_detail(text: &str, entities: &[Entity]) -> bool {
+    let scored: Vec<&Entity> = entities.iter().filter(|e| e.name != "subject").collect();
+    if scored.is_empty() {
+        return false;
+    }
+    words_with_spans(text).into_iter().all(|(s, e, w)| {
+        let lower = w.to_lowercase();
+        scored.iter().any(|en| s >= en.span.0 && e <= en.span.1)
+            || FUNCTION_WORDS.contains(&lower.as_str())
+    })
+}
+
+fn refers_back(text: &str) -> bool {
+    let words = lower_words(text);
+    words.first().is_some_and(|w| w == "and" || w == "also")
+        || words.iter().any(|w| REFERRING.contains(&w.as_str()))
+}
+
+/// Resolves `text` against `history` (oldest first).
+pub fn resolve(nlu: &Nlu, text: &str, history: &[String]) -> Interpretation {
+    // Each earlier query is itself resolved against the ones before it.
+    let mut previous: Vec<Interpretation> = Vec::with_capacity(history.len());
+    for (i, h) in history.iter().enumerate() {
+        let earlier = resolve_one(nlu, h, &previous[..i]);
+        previous.push(earlier);
+    }
+    resolve_one(nlu, text, &previous)
+}
+
+fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpretation {
+    let own = nlu.extract(text);
+    let Some(last) = previous.iter().rev().find(|p| p.intent != NONE_INTENT) else {
+        return nlu.interpret_single(text);
+    };
+    // What the conversation could supply, if the text refers back to it.
+    let available: Vec<&str> = if refers_back(text) {
+        previous.iter().flat_map(|p| p.entities.keys().map(String::as_str)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut result = nlu.interpret_with_context(text, &available);
+    let closing = result.intent == NONE_INTENT && !swaps_a_detail(text, &own);
+    if closing {
+        return result;
+    }
+    let swap = swaps_a_detail(text, &own);
+    if swap {
+        result.carried_intent = result.intent != last.intent;
+        result.alternatives.retain(|(i, _)| *i != last.intent);
+        result.intent = last.intent.clone();
+        result.confidence = result.confidence.max(last.confidence.min(0.9));
+        result.entities = super::entities::to_map(
+            &own.iter()
+                .filter(|e| nlu.schema(&last.intent).is_some_and(|s| s.takes(e.name)))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
+    let Some(schema) = nlu.schema(&result.intent).cloned() else {
+        return result;
+    };
+    let referring = swap || refers_back(text);
+    // Required groups the new text leaves unsatisfied: take the newest
+    // earlier query that names any entity of the group.
+    for group in &schema.required {
+        if group.iter().any(|e| result.entities.contains_key(e)) {
+            continue;
+        }
+        if let Some((name, value)) = previous.iter().rev().find_map(|p| {
+            group
+                .iter()
+                .find_map(|g| p.entities.get(g).map(|v| (g.clone(), v.clone())))
+        }) {
+            result.entities.insert(name.clone(), value);
+            result.from_history.push(name);
+        }
+    }
+    // Optional entities carry over only when the text refers back.
+    if referring {
+        for name in &schema.optional {
+            if result.entities.contains_key(name) || name == "subject" {
+                continue;
+            }
+            // customer and customer_name are alternatives: don't add one
+            // when the other is there.
+            let alt = match name.as_str() {
+                "customer" => Some("customer_name"),
+                "customer_name" => Some("customer"),
+                _ => None,
+            };
+            if alt.is_some_and(|a| result.entities.contains_key(a)) {
+                continue;
+            }
+            if let Some(value) = previous.iter().rev().find_map(|p| p.entities.get(name).cloned()) {
+                result.entities.insert(name.clone(), value);
+                result.from_history.push(name.clone());
+            }
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_swaps_are_recognised() {
+        let e = |name, s, e| Entity { name, value: String::new(), span: (s, e) };
+        assert!(swaps_a_detail("what about the south?", &[e("region", 15, 20)]));
+        assert!(swaps_a_detail("and for KLM204?", &[e("customer", 8, 14)]));
+        assert!(!swaps_a_detail("and their invoices?", &[]));
+        assert!(!swaps_a_detail("thanks, that's all", &[]));
+        assert!(!swaps_a_detail("show invoices for KLM204", &[e("customer", 18, 24)]));
+    }
+}

@@ -1,0 +1,322 @@
+//! The embedded NLU: no network, no model download, deterministic, trained
+//! at start-up from the example utterances in the plugins' manifests (plus
+//! the engine's own out-of-scope examples for `none`).
+//!
+//! The pipeline, one module a stage:
+//! [`text`] (words, stems, vocabulary, typo correction) →
+//! [`entities`] (extract and canonicalise) →
+//! [`features`] (TF-IDF over words with entity slots and character n-grams) →
+//! [`classifier`] (multinomial logistic regression, calibrated softmax) →
+//! [`followup`] (use the conversation's earlier queries).
+
+pub mod classifier;
+pub mod entities;
+pub mod eval;
+pub mod features;
+pub mod followup;
+mod oos;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::registry::{IntentRegistry, NONE_INTENT};
+use classifier::{Classifier, TrainSettings};
+use entities::{Entity, Extractor};
+use features::{FeatureSettings, Featurizer};
+use text::Vocabulary;
+
+pub use oos::OUT_OF_SCOPE;
+
+/// One training utterance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TrainingExample {
+    /// The utterance.
+    pub text: String,
+    /// Its intent.
+    pub intent: String,
+}
+
+/// The entities an intent takes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IntentSchema {
+    /// Groups of alternatives that must each be satisfied.
+    pub required: Vec<Vec<String>>,
+    /// Optional entities.
+    pub optional: Vec<String>,
+}
+
+impl IntentSchema {
+    /// Whether the intent takes `entity`.
+    pub fn takes(&self, entity: &str) -> bool {
+        self.required.iter().flatten().any(|e| e == entity) || self.optional.iter().any(|e| e == entity)
+    }
+}
+
+/// NLU settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NluSettings {
+    /// Features.
+    pub features: FeatureSettings,
+    /// Training.
+    pub train: TrainSettings,
+    /// Below this confidence in the best intent, the answer is `none`.
+    pub none_below: f32,
+    /// Factor applied to an intent whose required entities are absent.
+    pub missing_entity_factor: f32,
+}
+
+impl Default for NluSettings {
+    fn default() -> Self {
+        Self {
+            features: FeatureSettings::default(),
+            train: TrainSettings::default(),
+            none_below: 0.2,
+            missing_entity_factor: 0.3,
+        }
+    }
+}
+
+/// What the NLU made of a query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Interpretation {
+    /// The intent, or `none`.
+    pub intent: String,
+    /// Confidence in [0, 1].
+    pub confidence: f32,
+    /// Canonical entities the intent takes, by name.
+    pub entities: BTreeMap<String, String>,
+    /// The next most likely intents, best first.
+    pub alternatives: Vec<(String, f32)>,
+    /// Entities taken from earlier queries.
+    pub from_history: Vec<String>,
+    /// Whether the intent was carried over from the previous query.
+    pub carried_intent: bool,
+}
+
+/// A trained NLU.
+#[derive(Debug, Clone)]
+pub struct Nlu {
+    classes: Vec<String>,
+    schemas: BTreeMap<String, IntentSchema>,
+    vocabulary: Vocabulary,
+    extractor: Extractor,
+    featurizer: Featurizer,
+    classifier: Classifier,
+    settings: NluSettings,
+    examples: Vec<TrainingExample>,
+}
+
+/// Training that could not be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NluError {
+    /// No examples at all.
+    #[error("no training examples")]
+    Empty,
+    /// An example names an intent nobody registered.
+    #[error("training example `{text}` is for intent `{intent}`, which is not registered")]
+    UnknownIntent {
+        /// The utterance.
+        text: String,
+        /// Its intent.
+        intent: String,
+    },
+}
+
+impl Nlu {
+    /// Trains on the examples of every intent in `registry`, the engine's
+    /// out-of-scope examples, and `extra` (deployment training data).
+    pub fn from_registry(registry: &IntentRegistry, extra: &[TrainingExample]) -> Result<Self, NluError> {
+        let mut schemas = BTreeMap::new();
+        let mut examples = Vec::new();
+        for intent in registry.iter() {
+            schemas.insert(
+                intent.spec.name.clone(),
+                IntentSchema {
+                    required: intent.spec.required_entities.clone(),
+                    optional: intent.spec.optional_entities.clone(),
+                },
+            );
+            for e in &intent.spec.examples {
+                examples.push(TrainingExample {
+                    text: e.clone(),
+                    intent: intent.spec.name.clone(),
+                });
+            }
+        }
+        schemas.insert(NONE_INTENT.to_owned(), IntentSchema::default());
+        for text in OUT_OF_SCOPE {
+            examples.push(TrainingExample {
+                text: (*text).to_owned(),
+                intent: NONE_INTENT.to_owned(),
+            });
+        }
+        for e in extra {
+            if !schemas.contains_key(&e.intent) {
+                return Err(NluError::UnknownIntent {
+                    text: e.text.clone(),
+                    intent: e.intent.clone(),
+                });
+            }
+            examples.push(e.clone());
+        }
+        Self::train(examples, schemas, NluSettings::default())
+    }
+
+    /// Trains on `examples`; `schemas` gives each intent's entities (an
+    /// intent without a schema takes none).
+    pub fn train(
+        examples: Vec<TrainingExample>,
+        mut schemas: BTreeMap<String, IntentSchema>,
+        settings: NluSettings,
+    ) -> Result<Self, NluError> {
+        if examples.is_empty() {
+            return Err(NluError::Empty);
+        }
+        let mut vocabulary = Vocabulary::common();
+        vocabulary.learn(examples.iter().map(|e| e.text.as_str()));
+        let extractor = Extractor::new(vocabulary.clone());
+        let mut classes: Vec<String> = examples.iter().map(|e| e.intent.clone()).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        for c in &classes {
+            schemas.entry(c.clone()).or_default();
+        }
+        let docs: Vec<Vec<String>> = examples
+            .iter()
+            .map(|e| features::analyse(&e.text, &extractor.extract(&e.text), &vocabulary))
+            .collect();
+        let featurizer = Featurizer::fit(&docs, settings.features);
+        let data: Vec<(features::Sparse, usize)> = docs
+            .iter()
+            .zip(&examples)
+            .map(|(d, e)| {
+                let class = classes.binary_search(&e.intent).unwrap_or(0);
+                (featurizer.transform(d), class)
+            })
+            .collect();
+        let classifier = Classifier::train(&data, classes.len(), featurizer.len(), settings.train);
+        Ok(Self {
+            classes,
+            schemas,
+            vocabulary,
+            extractor,
+            featurizer,
+            classifier,
+            settings,
+            examples,
+        })
+    }
+
+    /// The utterances this model was trained on.
+    pub fn training_examples(&self) -> &[TrainingExample] {
+        &self.examples
+    }
+
+    /// The intents it knows, `none` included.
+    pub fn intents(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// The entity schema of an intent.
+    pub fn schema(&self, intent: &str) -> Option<&IntentSchema> {
+        self.schemas.get(intent)
+    }
+
+    /// Every entity in `text`, whatever the intent.
+    pub fn extract(&self, text: &str) -> Vec<Entity> {
+        self.extractor.extract(text)
+    }
+
+    /// Intent probabilities for `text` alone, best first.
+    pub fn classify(&self, text: &str) -> Vec<(String, f32)> {
+        let entities = self.extractor.extract(text);
+        self.classify_with(text, &entities)
+    }
+
+    fn classify_with(&self, text: &str, entities: &[Entity]) -> Vec<(String, f32)> {
+        let words = features::analyse(text, entities, &self.vocabulary);
+        let x = self.featurizer.transform(&words);
+        let probs = if x.is_empty() {
+            // Nothing known in the text: out of scope.
+            self.classes
+                .iter()
+                .map(|c| if c == NONE_INTENT { 1.0 } else { 0.0 })
+                .collect()
+        } else {
+            self.classifier.predict(&x)
+        };
+        let mut ranked: Vec<(String, f32)> = self.classes.iter().cloned().zip(probs).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked
+    }
+
+    /// Interprets `text` on its own.
+    pub fn interpret_single(&self, text: &str) -> Interpretation {
+        self.interpret_with_context(text, &[])
+    }
+
+    /// Interprets `text`, knowing that the entities named in `available`
+    /// can be supplied by the conversation. Intents whose required
+    /// entities can be found neither in the text nor there are made less
+    /// likely (an intent the agent's words fit but whose subject is absent
+    /// is usually the wrong one: "ping ZTR991's router" is about a
+    /// customer's connection, not a device).
+    pub fn interpret_with_context(&self, text: &str, available: &[&str]) -> Interpretation {
+        let entities = self.extractor.extract(text);
+        let mut ranked = self.classify_with(text, &entities);
+        let present: Vec<&str> = entities.iter().map(|e| e.name).chain(available.iter().copied()).collect();
+        let mut total = 0.0;
+        for (intent, p) in &mut ranked {
+            let satisfied = self.schemas.get(intent.as_str()).is_none_or(|s| {
+                s.required.iter().all(|group| group.iter().any(|e| present.contains(&e.as_str())))
+            });
+            if !satisfied {
+                *p *= self.settings.missing_entity_factor;
+            }
+            total += *p;
+        }
+        if total > 0.0 {
+            for (_, p) in &mut ranked {
+                *p /= total;
+            }
+        }
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let (mut intent, mut confidence) = ranked.first().cloned().unwrap_or((NONE_INTENT.to_owned(), 1.0));
+        if intent != NONE_INTENT && confidence < self.settings.none_below {
+            intent = NONE_INTENT.to_owned();
+            confidence = 1.0 - confidence;
+        }
+        let alternatives = ranked
+            .iter()
+            .filter(|(i, _)| *i != intent && i != NONE_INTENT)
+            .take(3)
+            .cloned()
+            .collect();
+        let entities = self.keep_for(&intent, &entities);
+        Interpretation {
+            intent,
+            confidence: confidence.clamp(0.0, 1.0),
+            entities,
+            alternatives,
+            from_history: Vec::new(),
+            carried_intent: false,
+        }
+    }
+
+    /// The entities of `all` that `intent` takes.
+    fn keep_for(&self, intent: &str, all: &[Entity]) -> BTreeMap<String, String> {
+        let Some(schema) = self.schemas.get(intent) else {
+            return BTreeMap::new();
+        };
+        let kept: Vec<Entity> = all.iter().filter(|e| schema.takes(e.name)).cloned().collect();
+        entities::to_map(&kept)
+    }
+
+    /// Interprets `text` in a conversation whose earlier queries are
+    /// `history` (oldest first); see [`followup`].
+    pub fn interpret(&self, text: &str, history: &[String]) -> Interpretation {
+        followup::resolve(self, text, history)
+    }
+}

@@ -1,0 +1,187 @@
+//! Text handling shared by the NLU stages: words, number words, a light
+//! stemmer, and the vocabulary used to tell ordinary words from names and
+//! to correct typos ("invocies" → "invoices").
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Common English words: never customer names, even capitalised.
+const COMMON: &str = "a about above after again all also am an and any are as at be because been before being \
+below between both but by can could did do does doing down during each few for from further had has have having \
+he her here hers him his how i if in into is it its just me more most my no nor not now of off on once only or \
+other our out over own same she should so some such than that the their them then there these they this those \
+through to too under until up very was we were what when where which while who whom why will with would you your \
+yours show list give get find tell pull bring display see check look open create make please thanks thank \
+hello hi hey okay ok yes no need want like know let lets much many new old last next first this current today \
+tomorrow yesterday week month year day time right now still ever already just also again every each anything \
+something nothing everything someone anyone everyone same well good great best top big small high low";
+
+/// `one` → 1 ... `twenty` → 20, `thirty`, `forty`, `fifty`, `hundred`.
+pub fn number_word(word: &str) -> Option<u32> {
+    let n = match word {
+        "zero" => 0,
+        "one" | "a" | "an" | "single" => 1,
+        "two" | "couple" | "pair" => 2,
+        "three" => 3,
+        "four" => 4,
+        "five" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        "eleven" => 11,
+        "twelve" | "dozen" => 12,
+        "thirteen" => 13,
+        "fourteen" => 14,
+        "fifteen" => 15,
+        "sixteen" => 16,
+        "seventeen" => 17,
+        "eighteen" => 18,
+        "nineteen" => 19,
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" => 40,
+        "fifty" => 50,
+        "hundred" => 100,
+        _ => return None,
+    };
+    Some(n)
+}
+
+/// Lower-case words of `text` (letters, digits, inner apostrophes).
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .map(|w| w.trim_matches(['\'', '’']).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// A light English stemmer: plural and possessive endings.
+pub fn stem(word: &str) -> String {
+    let w = word.trim_end_matches("'s").trim_end_matches("’s");
+    let n = w.chars().count();
+    if n > 4 && w.ends_with("ies") {
+        return format!("{}y", &w[..w.len() - 3]);
+    }
+    if n > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+        return w[..w.len() - 1].to_owned();
+    }
+    w.to_owned()
+}
+
+/// Words seen in training (with counts) plus common English words.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    counts: BTreeMap<String, u32>,
+    common: BTreeSet<String>,
+}
+
+impl Vocabulary {
+    /// The common-English vocabulary alone.
+    pub fn common() -> Self {
+        let common: BTreeSet<String> = COMMON.split_whitespace().map(str::to_owned).collect();
+        Self {
+            counts: BTreeMap::new(),
+            common,
+        }
+    }
+
+    /// Learns the words of `texts`. Capitalised words that do not start a
+    /// sentence are taken for names and left out.
+    pub fn learn<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        for text in texts {
+            for (i, (_, _, w)) in super::entities::words_with_spans(text).into_iter().enumerate() {
+                let capital = w.chars().next().is_some_and(char::is_uppercase);
+                let has_digit = w.chars().any(|c| c.is_ascii_digit());
+                if (capital && i > 0) || has_digit || w.contains('@') {
+                    continue;
+                }
+                let lower = w.to_lowercase();
+                let lower = lower.trim_end_matches("'s").trim_end_matches("’s").to_owned();
+                *self.counts.entry(lower).or_default() += 1;
+            }
+        }
+    }
+
+    /// Whether `word` (lower case) is known.
+    pub fn contains(&self, word: &str) -> bool {
+        self.counts.contains_key(word) || self.common.contains(word)
+    }
+
+    /// Whether `word` is a common English word.
+    pub fn is_common(&self, word: &str) -> bool {
+        self.common.contains(word)
+    }
+
+    /// The known word closest to an unknown `word`, if close enough: one
+    /// edit for words of 4-6 letters, two for longer ones. Ties go to the
+    /// more frequent word, then the alphabetically first.
+    pub fn correct(&self, word: &str) -> Option<&str> {
+        let n = word.chars().count();
+        if n < 4 || self.contains(word) || word.chars().any(|c| !c.is_alphabetic()) {
+            return None;
+        }
+        let max = if n >= 7 { 2 } else { 1 };
+        let mut best: Option<(usize, u32, &str)> = None;
+        for (candidate, &count) in &self.counts {
+            let m = candidate.chars().count();
+            if m.abs_diff(n) > max || m < 3 {
+                continue;
+            }
+            let d = strsim::damerau_levenshtein(word, candidate);
+            if d == 0 || d > max {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((bd, bc, _)) => d < bd || (d == bd && count > bc),
+            };
+            if better {
+                best = Some((d, count, candidate.as_str()));
+            }
+        }
+        best.map(|(_, _, w)| w)
+    }
+
+    /// How many distinct trained words there are.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether nothing was learned.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_plurals() {
+        assert_eq!(stem("invoices"), "invoice");
+        assert_eq!(stem("companies"), "company");
+        assert_eq!(stem("status"), "status");
+        assert_eq!(stem("address"), "address");
+        assert_eq!(stem("smith's"), "smith");
+    }
+
+    #[test]
+    fn corrects_typos_to_known_words() {
+        let mut v = Vocabulary::common();
+        v.learn(["show invoices for the customer", "outstanding balance", "Bills of John Smith"]);
+        assert_eq!(v.correct("invocies"), Some("invoices"));
+        assert_eq!(v.correct("custmer"), Some("customer"));
+        assert_eq!(v.correct("outstandng"), Some("outstanding"));
+        assert_eq!(v.correct("zebra"), None);
+        assert!(!v.contains("smith"), "capitalised names are not vocabulary");
+        assert!(v.contains("bills"));
+    }
+
+    #[test]
+    fn reads_number_words() {
+        assert_eq!(number_word("ten"), Some(10));
+        assert_eq!(number_word("cat"), None);
+    }
+}

@@ -1,0 +1,109 @@
+//! The embedded NLU through the command line, exactly as other tools
+//! script against it: `nlu` (JSON lines in and out), `nlu
+//! --export-training`, and `eval` on the development set with the targets
+//! asserted (intent accuracy ≥ 0.97, entity F1 ≥ 0.95).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn switchboard(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.current_dir(dir)
+        .env("CHATBOT_PLUGIN_CACHE_DIR", common::cache_dir())
+        .env_remove("CHATBOT_CONFIG");
+    cmd
+}
+
+fn nlu_lines(input: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut child = switchboard(dir.path())
+        .arg("nlu")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.path().join("switchboard.db").exists(), "nlu needs no database");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn dev_set() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/nlu-dev.jsonl")
+}
+
+#[test]
+fn nlu_answers_one_line_per_input_in_order() {
+    let out = nlu_lines(concat!(
+        r#"{"text": "show me billing for customer abc-123"}"#, "\n",
+        r#"{"text": "any outages in the northern region?", "history": []}"#, "\n",
+        "not json\n",
+        r#"{"text": "what about the south?", "history": ["any outages in the north?"]}"#, "\n",
+        r#"{"text": "top ten customers"}"#, "\n",
+        r#"{"text": "tell me a joke"}"#, "\n",
+    ));
+    assert_eq!(out.len(), 6);
+    assert_eq!(out[0]["intent"], "billing.customer_invoices");
+    assert_eq!(out[0]["entities"]["customer"], "ABC123");
+    let c = out[0]["confidence"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&c));
+    assert_eq!(out[1]["intent"], "monitoring.outages");
+    assert_eq!(out[1]["entities"]["region"], "north");
+    assert!(out[2]["error"].is_string(), "a bad line gets an error line, in place");
+    assert_eq!(out[3]["intent"], "monitoring.outages");
+    assert_eq!(out[3]["entities"]["region"], "south");
+    assert_eq!(out[4]["intent"], "crm.top_customers");
+    assert_eq!(out[4]["entities"]["limit"], 10, "numbers are JSON numbers");
+    assert_eq!(out[5]["intent"], "none");
+}
+
+#[test]
+fn export_training_lists_every_intent() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = switchboard(dir.path()).args(["nlu", "--export-training"]).output().unwrap();
+    assert!(out.status.success());
+    let mut intents: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["intent"].as_str().unwrap().to_owned())
+        .collect();
+    intents.sort();
+    intents.dedup();
+    assert_eq!(intents.len(), 20, "19 catalogue intents and none: {intents:?}");
+}
+
+#[test]
+fn the_development_set_meets_the_targets() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = switchboard(dir.path())
+        .args(["eval", "--json"])
+        .arg(dev_set())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let accuracy = report["intent_accuracy"].as_f64().unwrap();
+    let f1 = report["entity_f1"].as_f64().unwrap();
+    assert!(accuracy >= 0.97, "intent accuracy {accuracy}: {:#}", report["worst"]);
+    assert!(f1 >= 0.95, "entity F1 {f1}: {:#}", report["worst"]);
+}
+
+#[test]
+fn eval_reports_a_bad_file_with_its_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let file = dir.path().join("bad.jsonl");
+    std::fs::write(&file, "{\"text\": \"x\", \"intent\": \"none\"}\n{broken\n").unwrap();
+    let out = switchboard(dir.path()).arg("eval").arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
