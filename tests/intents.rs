@@ -110,8 +110,8 @@ async fn billing_intents() {
     let rev = d.ask(1, "billing.revenue_summary", &[("period", "last year")]).await;
     assert!(rev.structured_data["collected"].as_f64().unwrap() > 0.0);
 
-    let gen = d.ask(1, "billing.generate_invoice", &[("customer", "ABC123")]).await;
-    let proposal = gen.proposal.expect("a proposal, not a write");
+    let generated = d.ask(1, "billing.generate_invoice", &[("customer", "ABC123")]).await;
+    let proposal = generated.proposal.expect("a proposal, not a write");
     assert_eq!(proposal.parameters["customer"], "ABC123");
 }
 
@@ -129,9 +129,9 @@ async fn generate_invoice_writes_only_on_execute() {
         }
     };
     let before = (count(1).await, count(2).await);
-    let gen = d.ask(1, "billing.generate_invoice", &[("customer", "KLM204")]).await;
+    let generated = d.ask(1, "billing.generate_invoice", &[("customer", "KLM204")]).await;
     assert_eq!(count(1).await, before.0, "handle never writes");
-    let p = gen.proposal.unwrap();
+    let p = generated.proposal.unwrap();
     let done = d
         .engine
         .plugins()

@@ -67,7 +67,7 @@ re!(
 );
 re!(
     LIMIT,
-    r"(?i)\b(?:top|first|best|biggest|largest)\s+(\d{1,3}|[a-z]+)\b|\b(\d{1,3}|[a-z]+)\s+(?:top|biggest|largest|best|most valuable|highest[- ]paying|largest paying|largest|main|leading)\b"
+    r"(?i)\b(?:top|first|best|biggest|largest)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:top|biggest|largest|best|most valuable|highest[- ]paying|largest paying|main|leading|customers|clients|accounts)\b"
 );
 re!(
     PERIOD,
@@ -83,8 +83,14 @@ const REGIONS: [(&str, &[&str]); 5] = [
     ("central", &["central", "centre", "center", "downtown", "midtown", "city centre", "city center", "middle"]),
 ];
 
-const STATUS: [(&str, &str); 9] = [
+const STATUS: [(&str, &str); 15] = [
     ("unpaid", "unpaid"),
+    ("haven't paid", "unpaid"),
+    ("hasn't paid", "unpaid"),
+    ("have not paid", "unpaid"),
+    ("has not paid", "unpaid"),
+    ("didn't pay", "unpaid"),
+    ("not yet paid", "unpaid"),
     ("not paid", "unpaid"),
     ("outstanding", "unpaid"),
     ("open", "unpaid"),
@@ -469,4 +475,91 @@ pub fn to_map(entities: &[Entity]) -> BTreeMap<String, String> {
         map.entry(e.name.to_owned()).or_insert_with(|| e.value.clone());
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(text: &str) -> BTreeMap<String, String> {
+        let mut vocabulary = Vocabulary::common();
+        vocabulary.learn([
+            "show invoices for customer",
+            "what is the balance of the account",
+            "find customers named",
+            "open a ticket about slow speeds",
+        ]);
+        to_map(&Extractor::new(vocabulary).extract(text))
+    }
+
+    fn get(text: &str, name: &str) -> Option<String> {
+        extract(text).get(name).cloned()
+    }
+
+    #[test]
+    fn account_codes_in_any_case_with_or_without_dash() {
+        assert_eq!(get("invoices for abc123", "customer").as_deref(), Some("ABC123"));
+        assert_eq!(get("account ABC-123 please", "customer").as_deref(), Some("ABC123"));
+        assert_eq!(get("account ABC 123", "customer").as_deref(), Some("ABC123"));
+        assert_eq!(get("top 100 customers", "customer"), None, "not an account");
+        assert_eq!(get("mail abc123@example.com", "customer"), None, "inside an email");
+    }
+
+    #[test]
+    fn invoices_tickets_and_devices() {
+        assert_eq!(get("open inv-2024-117", "invoice").as_deref(), Some("INV-2024-117"));
+        assert_eq!(get("invoice INV 2025 7", "invoice").as_deref(), Some("INV-2025-007"));
+        assert_eq!(get("status of tck-1042", "ticket").as_deref(), Some("TCK-1042"));
+        assert_eq!(get("is device olt-east-02 up", "device").as_deref(), Some("OLT-EAST-02"));
+        assert_eq!(get("check router CORE-RTR-1", "device").as_deref(), Some("CORE-RTR-1"));
+        assert_eq!(get("open inv-2024-117", "device"), None);
+    }
+
+    #[test]
+    fn regions_and_their_adjectives() {
+        assert_eq!(get("outages in the Northern region", "region").as_deref(), Some("north"));
+        assert_eq!(get("the south", "region").as_deref(), Some("south"));
+        assert_eq!(get("service interruptions downtown", "region").as_deref(), Some("central"));
+        assert_eq!(get("western customers", "region").as_deref(), Some("west"));
+    }
+
+    #[test]
+    fn numbers_written_as_words_and_amounts() {
+        assert_eq!(get("top 5 customers", "limit").as_deref(), Some("5"));
+        assert_eq!(get("the ten biggest accounts", "limit").as_deref(), Some("10"));
+        assert_eq!(get("overdue invoices over $100", "min_amount").as_deref(), Some("100"));
+        assert_eq!(get("above 2.5k", "min_amount").as_deref(), Some("2500"));
+        assert_eq!(get("more than 1,250.50 dollars", "min_amount").as_deref(), Some("1250.5"));
+    }
+
+    #[test]
+    fn emails_and_phones() {
+        assert_eq!(get("email Jane.Doe@Example.com", "email").as_deref(), Some("jane.doe@example.com"));
+        assert_eq!(get("phone (555) 010-4477", "phone").as_deref(), Some("5550104477"));
+        assert_eq!(get("new phone: +44 20 7946 0958", "phone").as_deref(), Some("+442079460958"));
+        assert_eq!(get("call 555-867-5309", "phone").as_deref(), Some("5558675309"));
+        assert_eq!(get("invoices dated 2025-02-01", "phone"), None, "dates are not phones");
+    }
+
+    #[test]
+    fn status_priority_period_subject() {
+        assert_eq!(get("unpaid invoices", "status").as_deref(), Some("unpaid"));
+        assert_eq!(get("paid invoices", "status").as_deref(), Some("paid"));
+        assert_eq!(get("who hasn't paid", "status").as_deref(), Some("unpaid"));
+        assert_eq!(get("critical tickets", "priority").as_deref(), Some("urgent"));
+        assert_eq!(get("payments in March", "period").as_deref(), Some("in March"));
+        assert_eq!(get("usage last month", "period").as_deref(), Some("last month"));
+        assert_eq!(get("open a ticket for KLM204: no internet", "subject").as_deref(), Some("no internet"));
+        assert_eq!(get("a ticket for KLM204 about slow speeds", "subject").as_deref(), Some("slow speeds"));
+    }
+
+    #[test]
+    fn customer_names_as_typed() {
+        assert_eq!(get("what invoices does John Smith have?", "customer_name").as_deref(), Some("John Smith"));
+        assert_eq!(get("set Maria Garcia's email to a@b.co", "customer_name").as_deref(), Some("Maria Garcia"));
+        assert_eq!(get("profile of Garcia Logistics", "customer_name").as_deref(), Some("Garcia Logistics"));
+        assert_eq!(get("find customers named garcia", "customer_name").as_deref(), Some("garcia"));
+        assert_eq!(get("Show invoices for customer ABC123", "customer_name"), None);
+        assert_eq!(get("What is the balance", "customer_name"), None);
+    }
 }

@@ -113,6 +113,10 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("billing.overdue_invoices", "Lists overdue invoices, by region or above an amount")
                 .examples([
+                    "which customers haven't paid their invoices",
+                    "clients that have not paid yet",
+                    "accounts with unpaid overdue bills",
+                    "who still hasn't settled their invoices",
                     "which accounts have not paid",
                     "list customers with late invoices",
                     "unpaid past due bills in the west",

@@ -12,6 +12,12 @@ pub fn manifest() -> Manifest {
         .intent(
             Intent::read("crm.customer_profile", "Shows a customer's profile")
                 .examples([
+                    "show the details of Lena Novak",
+                    "details for account HJK310",
+                    "full details on Tom Becker",
+                    "account details for GHJ607",
+                    "show me customer details for Emma Walsh",
+                    "get the details of MNB778",
                     "address of MNB778",
                     "where does Lena Novak live",
                     "contact details of account HJK310",
