@@ -72,7 +72,7 @@ async fn billing_intents() {
     let first = &a.structured_data["invoices"][0];
     assert_eq!(a.structured_data["customer_id"], "ABC123");
     assert_eq!(*first, json!({ "invoice_id": "INV-2025-001", "amount": 99.99, "status": "paid", "date": "2025-02-01" }));
-    assert!(a.response_text.contains("INV-2025-001"));
+    assert!(a.response_text.contains("John Smith (ABC123)"));
     assert!(actions(&a).contains(&"billing.generate_invoice"));
 
     // Tenant 2's ABC123 is someone else, with other invoices.

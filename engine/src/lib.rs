@@ -3,6 +3,7 @@
 //! The library behind the `switchboard` binary. A query flows through the
 //! modules in this order:
 //!
+//! - [`api`] and [`auth`]: the REST API with JWT authentication.
 //! - [`config`]: the admin's `switchboard.toml` and `CHATBOT_*` overrides,
 //!   validated up front.
 //! - [`registry`]: which plugin owns which intent, with its entities and
@@ -15,12 +16,15 @@
 //! - [`store`]: the database (SQLite by default, PostgreSQL in production)
 //!   and its migrations.
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod nlu;
 pub mod plugins;
 pub mod query;
 pub mod registry;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod tenant;

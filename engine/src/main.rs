@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 use switchboard::TenantId;
 use switchboard::config::Config;
 use switchboard::plugins::{CallContext, DispatchError, PluginHost, PluginRequest};
-use switchboard::server::{self, AppState};
+use switchboard::api::AppState;
+use switchboard::auth::{Authenticator, Claims, now_secs, parse_ttl};
+use switchboard::secrets::Sealer;
+use switchboard::server;
 use switchboard::demo;
 use switchboard::nlu::entities::NUMERIC_ENTITIES;
 use switchboard::nlu::eval;
@@ -74,6 +77,24 @@ enum Command {
         /// Prints the whole outcome as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Prints a token signed with the configured secret (last word on stdout).
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// The tenant id.
+        #[arg(long)]
+        tenant: i64,
+        /// The role.
+        #[arg(long, default_value = "support_agent")]
+        role: String,
+        /// Comma-separated permissions.
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
+        /// Lifetime: `90s`, `15m`, `1h`, `7d`.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
     },
     /// Runs the migrations and seeds two demo tenants.
     DemoData {
@@ -205,9 +226,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             let (db, plugins) = open(&config).await?;
             let engine = QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
+            let (auth, dev_secret) = Authenticator::from_config(&config).map_err(|e| e.to_string())?;
+            if dev_secret {
+                tracing::warn!("CHATBOT_JWT_SECRET is not set: using the development secret; never do this in production");
+            }
+            let (sealer, dev_key) = Sealer::from_env();
+            if dev_key {
+                tracing::warn!("CHATBOT_MASTER_KEY is not set: API keys are sealed with the development key");
+            }
             let state = Arc::new(AppState {
                 engine,
                 db,
+                auth,
+                sealer,
+                api: config.api,
                 config_path: cli.config.clone(),
             });
             server::serve(state, config.server.addr)
@@ -268,6 +300,25 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 print!("{}", report.to_text(20));
             }
+            Ok(())
+        }
+        Command::Token {
+            user,
+            tenant,
+            role,
+            permissions,
+            ttl,
+        } => {
+            let (auth, _) = Authenticator::from_config(&config).map_err(|e| e.to_string())?;
+            let ttl = parse_ttl(&ttl).ok_or_else(|| format!("`{ttl}` is not a duration like 90s, 15m, 1h or 7d"))?;
+            let claims = Claims {
+                sub: user,
+                tenant_id: tenant,
+                role,
+                permissions: permissions.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+                exp: now_secs() + ttl,
+            };
+            println!("{}", auth.sign(&claims).map_err(|e| e.to_string())?);
             Ok(())
         }
         Command::DemoData { reset } => {

@@ -78,6 +78,17 @@ pub fn apply_env(
                 config.plugins.limits.max_queries_per_request =
                     parse(var, key, &value, "an integer")?;
             }
+            "CHATBOT_JWT_SECRET" => config.auth.jwt_secret = Some(value),
+            "CHATBOT_JWT_PUBLIC_KEY_FILE" => config.auth.jwt_public_key_file = Some(PathBuf::from(value)),
+            "CHATBOT_MAX_QUERY_LENGTH" => {
+                config.api.max_query_length = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_MAX_CONTEXT_SIZE" => {
+                config.api.max_context_size = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_ACTION_TTL_SECS" => {
+                config.api.action_ttl_secs = parse(var, key, &value, "an integer")?;
+            }
             _ => {}
         }
     }

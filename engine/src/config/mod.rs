@@ -61,6 +61,10 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Settings for all plugins.
     pub plugins: PluginsConfig,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Limits of the chatbot API.
+    pub api: ApiConfig,
     /// One entry per plugin to load or configure (`[[plugin]]`).
     #[serde(rename = "plugin")]
     pub plugin: Vec<PluginEntry>,
@@ -82,6 +86,43 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+/// `[auth]`: how bearer tokens are verified.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 secret (`CHATBOT_JWT_SECRET`). Without it and without a public
+    /// key, a development secret is used and a warning logged.
+    pub jwt_secret: Option<String>,
+    /// PEM file of an RS256 public key (`CHATBOT_JWT_PUBLIC_KEY_FILE`);
+    /// takes precedence over the secret.
+    pub jwt_public_key_file: Option<PathBuf>,
+}
+
+/// `[api]`: request limits.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Longest query text, in characters (`CHATBOT_MAX_QUERY_LENGTH`).
+    pub max_query_length: usize,
+    /// Earlier queries used for follow-ups (`CHATBOT_MAX_CONTEXT_SIZE`).
+    pub max_context_size: usize,
+    /// Seconds a proposed action stays confirmable (`CHATBOT_ACTION_TTL_SECS`).
+    pub action_ttl_secs: u64,
+    /// Largest page of history.
+    pub max_page_size: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_query_length: 500,
+            max_context_size: 10,
+            action_ttl_secs: 900,
+            max_page_size: 100,
         }
     }
 }

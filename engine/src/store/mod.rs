@@ -2,6 +2,9 @@
 //! driver, so the same SQL serves both), and the migrations in
 //! `migrations/`, applied at start-up.
 
+pub mod configs;
+pub mod records;
+
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

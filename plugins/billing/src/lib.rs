@@ -119,24 +119,28 @@ fn customer_invoices(request: &Request) -> Result<Answer, PluginError> {
     let text = if invoices.is_empty() {
         format!("{} has no {what}{note}.", customer.label())
     } else {
-        let lines: Vec<String> = invoices
-            .iter()
-            .map(|i| {
-                format!(
-                    "{} for {} ({}, {})",
-                    i.invoice_id,
-                    money(i.amount_cents),
-                    i.status,
-                    i.issued_on
-                )
-            })
-            .collect();
-        format!(
-            "{} has {}{note}: {}.",
-            customer.label(),
-            plural(invoices.len(), &what.replace("invoices", "invoice"), &what),
-            lines.join("; ")
-        )
+        let line = |i: &Invoice| format!("{} for {} ({}, {})", i.invoice_id, money(i.amount_cents), i.status, i.issued_on);
+        let open: Vec<&Invoice> = invoices.iter().filter(|i| i.status != "paid").collect();
+        let owed: i64 = open.iter().map(|i| i.amount_cents).sum();
+        if invoices.len() <= 6 {
+            let lines: Vec<String> = invoices.iter().map(line).collect();
+            format!(
+                "{} has {}{note}: {}.",
+                customer.label(),
+                plural(invoices.len(), &what.replace("invoices", "invoice"), &what),
+                lines.join("; ")
+            )
+        } else {
+            let recent: Vec<String> = invoices.iter().rev().take(5).map(line).collect();
+            format!(
+                "{} has {}{note}, {} unpaid ({} outstanding). Most recent: {}.",
+                customer.label(),
+                plural(invoices.len(), &what.replace("invoices", "invoice"), &what),
+                open.len(),
+                money(owed),
+                recent.join("; ")
+            )
+        }
     };
     let mut answer = Answer::text(text).data(json!({
         "customer_id": customer.account_code,

@@ -1,0 +1,584 @@
+//! The chatbot endpoints: query, feedback, history, and confirming or
+//! cancelling a proposed action.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json_, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiQuery, Auth};
+use crate::auth::Caller;
+use crate::plugins::{ActionCall, CallContext, DispatchError, FailureCode};
+use crate::query::Status;
+use crate::store::records::{self, FeedbackOutcome, NewAction, NewQuery};
+
+/// An earlier query of the conversation.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PreviousQuery {
+    /// Its id, if it was asked through this API.
+    #[serde(default)]
+    pub query_id: Option<String>,
+    /// Its text.
+    pub text: String,
+    /// When it was asked.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// The conversation around a query.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct QueryContext {
+    /// Earlier queries, newest last.
+    #[serde(default)]
+    pub previous_queries: Vec<PreviousQuery>,
+    /// Free-form context from the front end; it never grants anything.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub user_context: Option<Json_>,
+}
+
+/// A question from an agent.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct QueryRequest {
+    /// The question, at most `CHATBOT_MAX_QUERY_LENGTH` characters.
+    pub text: String,
+    /// Earlier queries.
+    #[serde(default)]
+    pub context: Option<QueryContext>,
+    /// Must match the token's subject when given.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub user_id: Option<Json_>,
+    /// Must match the token's tenant when given.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub tenant_id: Option<Json_>,
+    /// Follow-ups without sending history: the server uses this
+    /// conversation's recent queries.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+/// A suggested next step.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SuggestedActionBody {
+    /// What to do.
+    pub action: String,
+    /// Its parameters.
+    #[schema(value_type = Object)]
+    pub parameters: Json_,
+    /// Label.
+    pub description: String,
+}
+
+/// A proposed change waiting for confirmation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingAction {
+    /// Confirm with `POST /api/v1/chatbot/actions/{action_id}/confirm`.
+    pub action_id: String,
+    /// What confirming does.
+    pub summary: String,
+    /// `pending`.
+    pub status: String,
+    /// When it can no longer be confirmed.
+    pub expires_at: String,
+}
+
+/// The answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueryResponse {
+    /// The recorded query's id.
+    pub query_id: String,
+    /// Text for the agent.
+    pub response_text: String,
+    /// Structured data, shape per intent.
+    #[schema(value_type = Object)]
+    pub structured_data: Json_,
+    /// Confidence in [0, 1].
+    pub confidence: f32,
+    /// Seconds taken.
+    pub processing_time: f64,
+    /// Next steps.
+    pub suggested_actions: Vec<SuggestedActionBody>,
+    /// The intent understood.
+    pub intent: String,
+    /// Entities used.
+    #[schema(value_type = Object)]
+    pub entities: Json_,
+    /// Which interpreter understood the query.
+    pub interpreter: String,
+    /// The conversation, when one was given.
+    pub conversation_id: Option<String>,
+    /// For action intents: the change to confirm.
+    pub pending_action: Option<PendingAction>,
+}
+
+fn id_text(v: &Json_) -> Option<String> {
+    match v {
+        Json_::String(s) => Some(s.clone()),
+        Json_::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Checks body identities against the token: a mismatch is 403.
+pub fn check_identity(caller: &Caller, user_id: Option<&Json_>, tenant_id: Option<&Json_>) -> Result<(), ApiError> {
+    if let Some(u) = user_id.filter(|v| !v.is_null()) {
+        let u = id_text(u).ok_or_else(|| ApiError::invalid_field("user_id", "must be a string or a number"))?;
+        if u != caller.user_id {
+            return Err(ApiError::forbidden("user_id does not match the token"));
+        }
+    }
+    if let Some(t) = tenant_id.filter(|v| !v.is_null()) {
+        let t = id_text(t).ok_or_else(|| ApiError::invalid_field("tenant_id", "must be a number"))?;
+        if t != caller.tenant.to_string() {
+            return Err(ApiError::forbidden("tenant_id does not match the token"));
+        }
+    }
+    Ok(())
+}
+
+fn ctx(caller: &Caller) -> CallContext {
+    CallContext {
+        tenant: caller.tenant,
+        user_id: caller.user_id.clone(),
+    }
+}
+
+/// Answers a question.
+#[utoipa::path(
+    post, path = "/api/v1/chatbot/query", tag = "chatbot",
+    request_body = QueryRequest,
+    responses(
+        (status = 200, description = "Answered (also for out-of-scope or unsure answers)", body = QueryResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing, expired or forged token", body = ErrorBody),
+        (status = 403, description = "Identity mismatch, or the intent's permission is missing (the query is still recorded)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Invalid field (e.g. text empty or too long)", body = ErrorBody),
+        (status = 502, description = "The plugin failed", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 504, description = "The plugin timed out", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<QueryRequest>,
+) -> Result<Json<QueryResponse>, ApiError> {
+    let started = Instant::now();
+    check_identity(&caller, body.user_id.as_ref(), body.tenant_id.as_ref())?;
+    let text = body.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid_field("text", "must not be empty"));
+    }
+    let max = state.api.max_query_length;
+    let length = text.chars().count();
+    if length > max {
+        return Err(ApiError::invalid_field("text", format!("is {length} characters; at most {max} are allowed")));
+    }
+    if let Some(c) = &body.conversation_id {
+        if c.is_empty() || c.len() > 200 {
+            return Err(ApiError::invalid_field("conversation_id", "must be 1 to 200 characters"));
+        }
+    }
+    let keep = state.api.max_context_size;
+    let mut history: Vec<String> = body
+        .context
+        .as_ref()
+        .map(|c| c.previous_queries.iter().map(|p| p.text.chars().take(max).collect()).collect())
+        .unwrap_or_default();
+    if history.is_empty() {
+        if let Some(conversation) = &body.conversation_id {
+            history = records::conversation_texts(&state.db, caller.tenant, &caller.user_id, conversation, keep).await?;
+        }
+    }
+    if history.len() > keep {
+        history.drain(..history.len() - keep);
+    }
+
+    let perms: Vec<String> = caller.permissions.iter().cloned().collect();
+    let outcome = state.engine.answer(&ctx(&caller), text, &history, Some(&perms)).await;
+    let processing_time = started.elapsed().as_secs_f64();
+    let (status_text, error) = match &outcome.status {
+        Status::Forbidden { permission } => (
+            "refused",
+            Some(ApiError::forbidden(format!("missing permission `{permission}` for intent `{}`", outcome.intent))),
+        ),
+        Status::PluginFailed { plugin, code } => {
+            let (status, code_text) = if *code == FailureCode::PluginTimeout {
+                (StatusCode::GATEWAY_TIMEOUT, "plugin_timeout")
+            } else {
+                (StatusCode::BAD_GATEWAY, "plugin_failed")
+            };
+            ("failed", Some(ApiError::new(status, code_text, format!("plugin `{plugin}` failed ({code})"))))
+        }
+        Status::OutOfScope => ("out_of_scope", None),
+        Status::NotSure => ("not_sure", None),
+        Status::MissingEntities { .. } => ("missing_entities", None),
+        Status::PluginMessage => ("plugin_message", None),
+        Status::Answered => ("answered", None),
+    };
+
+    let query_id = records::new_id();
+    let created_at = records::now_text();
+    let action = match (&outcome.proposal, &outcome.plugin, error.is_none()) {
+        (Some(p), Some(plugin), true) => {
+            let permission = state
+                .engine
+                .plugins()
+                .set()
+                .registry()
+                .get(&outcome.intent)
+                .map(|i| i.permission().to_owned())
+                .unwrap_or_default();
+            let expires = chrono::Utc::now() + chrono::Duration::seconds(state.api.action_ttl_secs as i64);
+            Some(NewAction {
+                action_id: records::new_id(),
+                intent: outcome.intent.clone(),
+                plugin: plugin.clone(),
+                action: p.action.clone(),
+                parameters: p.parameters.to_string(),
+                summary: p.summary.clone(),
+                permission,
+                expires_at: expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            })
+        }
+        _ => None,
+    };
+    let record = NewQuery {
+        query_id: query_id.clone(),
+        tenant: caller.tenant,
+        user_id: caller.user_id.clone(),
+        conversation_id: body.conversation_id.clone(),
+        text: text.to_owned(),
+        response_text: match &error {
+            Some(e) => e.message.clone(),
+            None => outcome.response_text.clone(),
+        },
+        structured_data: outcome.structured_data.to_string(),
+        intent: outcome.intent.clone(),
+        confidence: f64::from(outcome.confidence),
+        processing_time,
+        status: status_text.to_owned(),
+        interpreter: outcome.interpreter.clone(),
+        created_at,
+    };
+    // Recorded before the answer leaves: if this fails, no answer is sent.
+    records::insert_query(&state.db, &record, action.as_ref()).await?;
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let mut entities = serde_json::Map::new();
+    for (k, v) in &outcome.entities {
+        entities.insert(k.clone(), Json_::String(v.clone()));
+    }
+    Ok(Json(QueryResponse {
+        query_id,
+        response_text: outcome.response_text,
+        structured_data: outcome.structured_data,
+        confidence: outcome.confidence,
+        processing_time,
+        suggested_actions: outcome
+            .suggested_actions
+            .into_iter()
+            .map(|a| SuggestedActionBody {
+                action: a.action,
+                parameters: a.parameters,
+                description: a.description,
+            })
+            .collect(),
+        intent: outcome.intent,
+        entities: Json_::Object(entities),
+        interpreter: outcome.interpreter,
+        conversation_id: body.conversation_id,
+        pending_action: action.map(|a| PendingAction {
+            action_id: a.action_id,
+            summary: a.summary,
+            status: "pending".into(),
+            expires_at: a.expires_at,
+        }),
+    }))
+}
+
+/// Feedback on an answer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct FeedbackRequest {
+    /// The query rated.
+    pub query_id: String,
+    /// 1 to 5.
+    pub rating: i64,
+    /// Optional comments (at most 2000 characters).
+    #[serde(default)]
+    pub comments: Option<String>,
+    /// Must match the token's subject when given.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub user_id: Option<Json_>,
+}
+
+/// Feedback recorded.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeedbackResponse {
+    /// Its id.
+    pub feedback_id: String,
+    /// `received`.
+    pub status: String,
+    /// When.
+    pub timestamp: String,
+}
+
+/// Rates an answer (once per query).
+#[utoipa::path(
+    post, path = "/api/v1/chatbot/feedback", tag = "chatbot",
+    request_body = FeedbackRequest,
+    responses(
+        (status = 200, body = FeedbackResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such query in the caller's tenant", body = ErrorBody),
+        (status = 409, description = "The query already has feedback", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn feedback(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<FeedbackRequest>,
+) -> Result<Json<FeedbackResponse>, ApiError> {
+    check_identity(&caller, body.user_id.as_ref(), None)?;
+    if !(1..=5).contains(&body.rating) {
+        return Err(ApiError::invalid_field("rating", format!("{} is not between 1 and 5", body.rating)));
+    }
+    if body.comments.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+        return Err(ApiError::invalid_field("comments", "at most 2000 characters"));
+    }
+    if !records::query_exists(&state.db, caller.tenant, &body.query_id).await? {
+        return Err(ApiError::not_found(format!("no query `{}`", body.query_id)));
+    }
+    let feedback_id = records::new_id();
+    let timestamp = records::now_text();
+    match records::insert_feedback(
+        &state.db,
+        caller.tenant,
+        &feedback_id,
+        &body.query_id,
+        &caller.user_id,
+        body.rating,
+        body.comments.as_deref(),
+        &timestamp,
+    )
+    .await?
+    {
+        FeedbackOutcome::Recorded => Ok(Json(FeedbackResponse {
+            feedback_id,
+            status: "received".into(),
+            timestamp,
+        })),
+        FeedbackOutcome::Duplicate => Err(ApiError::conflict(format!("query `{}` already has feedback", body.query_id))),
+    }
+}
+
+/// Paging of the history.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+pub struct HistoryParams {
+    /// 1-based page (default 1).
+    pub page: Option<u32>,
+    /// Page size (default 10, capped at 100).
+    pub page_size: Option<u32>,
+}
+
+/// One past query.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// Id.
+    pub query_id: String,
+    /// Text.
+    pub text: String,
+    /// Answer.
+    pub response_text: String,
+    /// When.
+    pub timestamp: String,
+    /// Feedback rating.
+    pub rating: Option<i64>,
+}
+
+/// A page of history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryResponse {
+    /// Newest first.
+    pub queries: Vec<HistoryItem>,
+    /// All of the caller's queries.
+    pub total: i64,
+    /// This page.
+    pub page: u32,
+    /// Its size.
+    pub page_size: u32,
+}
+
+/// The caller's own queries, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/chatbot/history", tag = "chatbot",
+    params(HistoryParams),
+    responses((status = 200, body = HistoryResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let page = params.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::invalid_field("page", "starts at 1"));
+    }
+    let page_size = params.page_size.unwrap_or(10);
+    if page_size == 0 {
+        return Err(ApiError::invalid_field("page_size", "must be at least 1"));
+    }
+    let page_size = page_size.min(state.api.max_page_size);
+    let (rows, total) = records::history(&state.db, caller.tenant, &caller.user_id, page, page_size).await?;
+    Ok(Json(HistoryResponse {
+        queries: rows
+            .into_iter()
+            .map(|r| HistoryItem {
+                query_id: r.query_id,
+                text: r.text,
+                response_text: r.response_text,
+                timestamp: r.timestamp,
+                rating: r.rating,
+            })
+            .collect(),
+        total,
+        page,
+        page_size,
+    }))
+}
+
+/// The outcome of confirming or cancelling.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionResponse {
+    /// The action.
+    pub action_id: String,
+    /// `executed`, `cancelled`.
+    pub status: String,
+    /// Text for the agent.
+    pub response_text: String,
+    /// Data.
+    #[schema(value_type = Object)]
+    pub structured_data: Json_,
+}
+
+async fn load_pending(state: &AppState, caller: &Caller, id: &str) -> Result<records::ActionRow, ApiError> {
+    let action = records::get_action(&state.db, caller.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no action `{id}`")))?;
+    if action.status == "pending" && action.expires_at < records::now_text() {
+        records::transition_action(&state.db, caller.tenant, id, "pending", "expired", None).await?;
+        return Err(ApiError::conflict(format!("action `{id}` expired at {}", action.expires_at)));
+    }
+    if action.status != "pending" {
+        return Err(ApiError::conflict(format!("action `{id}` is already {}", action.status)));
+    }
+    Ok(action)
+}
+
+/// Carries out a proposed action (once).
+#[utoipa::path(
+    post, path = "/api/v1/chatbot/actions/{id}/confirm", tag = "chatbot",
+    params(("id" = String, Path, description = "The pending action's id")),
+    responses(
+        (status = 200, body = ActionResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Missing the action's permission", body = ErrorBody),
+        (status = 404, description = "No such action in the caller's tenant", body = ErrorBody),
+        (status = 409, description = "Already executed, cancelled, failed or expired", body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 504, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn confirm(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    let action = load_pending(&state, &caller, &id).await?;
+    if !caller.has(&action.permission) {
+        return Err(ApiError::forbidden(format!("missing permission `{}` to confirm this action", action.permission)));
+    }
+    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "executing", None).await? {
+        return Err(ApiError::conflict(format!("action `{id}` is already being handled")));
+    }
+    let parameters: Json_ = serde_json::from_str(&action.parameters).unwrap_or_else(|_| json!({}));
+    let call = ActionCall {
+        action: action.action.clone(),
+        parameters,
+    };
+    match state.engine.plugins().execute(&ctx(&caller), &action.intent, call).await {
+        Ok(outcome) => {
+            let result = json!({ "response_text": outcome.response_text, "structured_data": outcome.structured_data });
+            records::transition_action(&state.db, caller.tenant, &id, "executing", "executed", Some(&result.to_string())).await?;
+            Ok(Json(ActionResponse {
+                action_id: id,
+                status: "executed".into(),
+                response_text: outcome.response_text,
+                structured_data: outcome.structured_data,
+            }))
+        }
+        Err(error) => {
+            let result = json!({ "error": error.to_string() });
+            records::transition_action(&state.db, caller.tenant, &id, "executing", "failed", Some(&result.to_string())).await?;
+            Err(match error {
+                DispatchError::Reported { message, .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "action_refused", message),
+                DispatchError::Failed { code: FailureCode::PluginTimeout, plugin, .. } => {
+                    ApiError::new(StatusCode::GATEWAY_TIMEOUT, "plugin_timeout", format!("plugin `{plugin}` timed out"))
+                }
+                DispatchError::Failed { code, plugin, .. } => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", format!("plugin `{plugin}` failed ({code})"))
+                }
+                DispatchError::UnknownIntent(i) => ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", format!("no plugin handles `{i}` any more")),
+            })
+        }
+    }
+}
+
+/// Cancels a proposed action.
+#[utoipa::path(
+    post, path = "/api/v1/chatbot/actions/{id}/cancel", tag = "chatbot",
+    params(("id" = String, Path, description = "The pending action's id")),
+    responses(
+        (status = 200, body = ActionResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Missing the action's permission", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<ActionResponse>, ApiError> {
+    let action = load_pending(&state, &caller, &id).await?;
+    if !caller.has(&action.permission) {
+        return Err(ApiError::forbidden(format!("missing permission `{}` to cancel this action", action.permission)));
+    }
+    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "cancelled", None).await? {
+        return Err(ApiError::conflict(format!("action `{id}` is already being handled")));
+    }
+    Ok(Json(ActionResponse {
+        action_id: id,
+        status: "cancelled".into(),
+        response_text: format!("Cancelled: {}", action.summary),
+        structured_data: json!({}),
+    }))
+}

@@ -1,0 +1,209 @@
+//! AI service configurations (admin role only, own tenant): list, create,
+//! update, delete. API keys are write-only: stored sealed, shown as their
+//! last four characters at most.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json_;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Auth};
+use crate::auth::Caller;
+use crate::secrets::last4;
+use crate::store::configs::{self, ConfigInput, ConfigRow, ConfigWriteError};
+use crate::store::records::new_id;
+
+/// A configuration as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AiServiceConfig {
+    /// Id.
+    pub config_id: String,
+    /// Unique name within the tenant.
+    pub name: String,
+    /// Service URL.
+    pub service_url: String,
+    /// Parameters.
+    #[schema(value_type = Object)]
+    pub parameters: Json_,
+    /// Whether it is the default.
+    pub is_default: bool,
+    /// Last four characters of the API key, if one is set.
+    pub api_key_last4: Option<String>,
+    /// Created.
+    pub created_at: String,
+    /// Updated.
+    pub updated_at: String,
+}
+
+impl From<ConfigRow> for AiServiceConfig {
+    fn from(r: ConfigRow) -> Self {
+        Self {
+            config_id: r.config_id,
+            name: r.name,
+            service_url: r.service_url,
+            parameters: serde_json::from_str(&r.parameters).unwrap_or(Json_::Object(Default::default())),
+            is_default: r.is_default,
+            api_key_last4: r.api_key_last4,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A configuration to create or replace.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiServiceConfigInput {
+    /// 1 to 100 characters, unique within the tenant.
+    pub name: String,
+    /// An http(s) URL.
+    pub service_url: String,
+    /// A JSON object (default `{}`).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Json_>,
+    /// Make it the default (the first configuration always is).
+    #[serde(default)]
+    pub is_default: bool,
+    /// The service's API key; write-only.
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+/// The list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AiServiceConfigList {
+    /// By name.
+    pub configs: Vec<AiServiceConfig>,
+}
+
+fn admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("the admin role is required"))
+    }
+}
+
+fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput, ApiError> {
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid_field("name", "must be 1 to 100 characters"));
+    }
+    match reqwest::Url::parse(&body.service_url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {}
+        _ => return Err(ApiError::invalid_field("service_url", "must be an http(s) URL")),
+    }
+    let parameters = match body.parameters {
+        None | Some(Json_::Null) => Json_::Object(Default::default()),
+        Some(Json_::Object(m)) => Json_::Object(m),
+        Some(_) => return Err(ApiError::invalid_field("parameters", "must be a JSON object")),
+    };
+    let api_key = match body.api_key {
+        Some(k) if k.trim().is_empty() => return Err(ApiError::invalid_field("api_key", "must not be empty")),
+        Some(k) if k.len() > 4096 => return Err(ApiError::invalid_field("api_key", "at most 4096 characters")),
+        Some(k) => Some((state.sealer.seal(&k), last4(&k))),
+        None => None,
+    };
+    Ok(ConfigInput {
+        name,
+        service_url: body.service_url,
+        parameters: parameters.to_string(),
+        api_key,
+        is_default: body.is_default,
+    })
+}
+
+fn write_error(e: ConfigWriteError) -> ApiError {
+    match e {
+        ConfigWriteError::DuplicateName(_) => ApiError::conflict(e.to_string()),
+        ConfigWriteError::NotFound(_) => ApiError::not_found(e.to_string()),
+        ConfigWriteError::LastDefault => ApiError::conflict(e.to_string()),
+        ConfigWriteError::Store(s) => ApiError::unavailable(s),
+    }
+}
+
+/// Lists the tenant's configurations.
+#[utoipa::path(
+    get, path = "/api/v1/chatbot/config", tag = "config",
+    responses((status = 200, body = AiServiceConfigList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list(State(state): State<Arc<AppState>>, Auth(caller): Auth) -> Result<Json<AiServiceConfigList>, ApiError> {
+    admin(&caller)?;
+    let rows = configs::list(&state.db, caller.tenant).await?;
+    Ok(Json(AiServiceConfigList {
+        configs: rows.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Creates a configuration.
+#[utoipa::path(
+    post, path = "/api/v1/chatbot/config", tag = "config",
+    request_body = AiServiceConfigInput,
+    responses(
+        (status = 201, body = AiServiceConfig), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<AiServiceConfigInput>,
+) -> Result<(StatusCode, Json<AiServiceConfig>), ApiError> {
+    admin(&caller)?;
+    let input = validate(&state, body)?;
+    let row = configs::create(&state.db, caller.tenant, &new_id(), &input)
+        .await
+        .map_err(write_error)?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Replaces a configuration (its key is kept unless a new one is given).
+#[utoipa::path(
+    put, path = "/api/v1/chatbot/config/{config_id}", tag = "config",
+    params(("config_id" = String, Path, description = "The configuration")),
+    request_body = AiServiceConfigInput,
+    responses(
+        (status = 200, body = AiServiceConfig), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AiServiceConfigInput>,
+) -> Result<Json<AiServiceConfig>, ApiError> {
+    admin(&caller)?;
+    let input = validate(&state, body)?;
+    let row = configs::update(&state.db, caller.tenant, &id, &input)
+        .await
+        .map_err(write_error)?;
+    Ok(Json(row.into()))
+}
+
+/// Deletes a configuration.
+#[utoipa::path(
+    delete, path = "/api/v1/chatbot/config/{config_id}", tag = "config",
+    params(("config_id" = String, Path, description = "The configuration")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    admin(&caller)?;
+    configs::delete(&state.db, caller.tenant, &id).await.map_err(write_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
