@@ -39,14 +39,25 @@ struct Server {
 async fn start(backend: Backend) -> Server {
     let dir = TempDir::new().unwrap();
     let (url, pg_database) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display()), None),
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display()),
+            None,
+        ),
         Backend::Postgres => {
             let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
             sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(PG_ADMIN).await.expect("PostgreSQL at 127.0.0.1:5432");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            let admin = sqlx::AnyPool::connect(PG_ADMIN)
+                .await
+                .expect("PostgreSQL at 127.0.0.1:5432");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
             admin.close().await;
-            (format!("postgres://postgres@127.0.0.1:5432/{name}"), Some(name))
+            (
+                format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                Some(name),
+            )
         }
     };
     let db = Db::open(&url, 4).await.unwrap();
@@ -80,7 +91,9 @@ impl Server {
         if let Some(name) = self.pg_database {
             self.db.pool().close().await;
             if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
             }
         }
     }
@@ -90,10 +103,27 @@ impl Server {
     }
 
     fn agent(&self, user: &str, tenant: i64) -> String {
-        self.token(user, tenant, "support_agent", &["billing_read", "customer_read", "network_read", "customer_write", "billing_write"])
+        self.token(
+            user,
+            tenant,
+            "support_agent",
+            &[
+                "billing_read",
+                "customer_read",
+                "network_read",
+                "customer_write",
+                "billing_write",
+            ],
+        )
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -104,23 +134,36 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, Some(token), Some(body)).await
+        self.send(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.send(reqwest::Method::GET, path, Some(token), None).await
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
     }
 
     async fn ask(&self, token: &str, text: &str) -> (StatusCode, Value) {
-        self.post("/api/v1/chatbot/query", token, json!({ "text": text })).await
+        self.post("/api/v1/chatbot/query", token, json!({ "text": text }))
+            .await
     }
 }
 
-fn token_with(secret: &str, user: &str, tenant: i64, role: &str, perms: &[&str], exp: u64) -> String {
+fn token_with(
+    secret: &str,
+    user: &str,
+    tenant: i64,
+    role: &str,
+    perms: &[&str],
+    exp: u64,
+) -> String {
     Authenticator::hs256(secret)
         .sign(&Claims {
             sub: user.into(),
@@ -137,7 +180,12 @@ fn code(body: &Value) -> &str {
 }
 
 async fn seed_example(s: &Server) {
-    let token = s.token("42", 1, "support_agent", &["billing_read", "customer_read", "network_read"]);
+    let token = s.token(
+        "42",
+        1,
+        "support_agent",
+        &["billing_read", "customer_read", "network_read"],
+    );
     let (status, body) = s
         .post(
             "/api/v1/chatbot/query",
@@ -160,20 +208,55 @@ async fn seed_example(s: &Server) {
     assert!(body["processing_time"].as_f64().is_some_and(|t| t >= 0.0));
     let confidence = body["confidence"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&confidence));
-    assert!(body["suggested_actions"].as_array().is_some_and(|a| a.iter().all(|x| x["action"].is_string() && x["parameters"].is_object() && x["description"].is_string())));
+    assert!(
+        body["suggested_actions"].as_array().is_some_and(|a| a
+            .iter()
+            .all(|x| x["action"].is_string()
+                && x["parameters"].is_object()
+                && x["description"].is_string()))
+    );
     assert!(body["response_text"].as_str().unwrap().contains("ABC123"));
     // Tenant 2's ABC123 is someone else.
-    let (_, other) = s.ask(&s.agent("7", 2), "Show me billing information for customer ABC123").await;
-    assert_ne!(other["structured_data"]["invoices"][0]["amount"], json!(99.99));
+    let (_, other) = s
+        .ask(
+            &s.agent("7", 2),
+            "Show me billing information for customer ABC123",
+        )
+        .await;
+    assert_ne!(
+        other["structured_data"]["invoices"][0]["amount"],
+        json!(99.99)
+    );
 }
 
 async fn errors(s: &Server) {
     let agent = s.agent("42", 1);
-    let (st, b) = s.send(reqwest::Method::POST, "/api/v1/chatbot/query", None, Some(json!({ "text": "hi" }))).await;
+    let (st, b) = s
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/chatbot/query",
+            None,
+            Some(json!({ "text": "hi" })),
+        )
+        .await;
     assert_eq!((st, code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    let forged = token_with("another-secret-entirely-here", "42", 1, "admin", &["billing_read"], now_secs() + 60);
+    let forged = token_with(
+        "another-secret-entirely-here",
+        "42",
+        1,
+        "admin",
+        &["billing_read"],
+        now_secs() + 60,
+    );
     assert_eq!(s.ask(&forged, "hi").await.0, StatusCode::UNAUTHORIZED);
-    let expired = token_with(SECRET, "42", 1, "admin", &["billing_read"], now_secs() - 3600);
+    let expired = token_with(
+        SECRET,
+        "42",
+        1,
+        "admin",
+        &["billing_read"],
+        now_secs() - 3600,
+    );
     let (st, b) = s.ask(&expired, "hi").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert!(b["error"]["message"].as_str().unwrap().contains("expired"));
@@ -191,19 +274,39 @@ async fn errors(s: &Server) {
     let b: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
     assert_eq!(code(&b), "malformed_json");
 
-    let resp = s.http.post(format!("{}/api/v1/chatbot/query", s.base)).bearer_auth(&agent).body("text=hi").send().await.unwrap();
+    let resp = s
+        .http
+        .post(format!("{}/api/v1/chatbot/query", s.base))
+        .bearer_auth(&agent)
+        .body("text=hi")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    let (st, b) = s.post("/api/v1/chatbot/query", &agent, json!({ "context": {} })).await;
+    let (st, b) = s
+        .post("/api/v1/chatbot/query", &agent, json!({ "context": {} }))
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b["error"]["message"].as_str().unwrap().contains("text"), "{b}");
-    let (st, b) = s.post("/api/v1/chatbot/query", &agent, json!({ "text": 42 })).await;
-    assert_eq!((st, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("text"),
+        "{b}"
+    );
+    let (st, b) = s
+        .post("/api/v1/chatbot/query", &agent, json!({ "text": 42 }))
+        .await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
+    );
     let (st, b) = s.ask(&agent, "   ").await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     let (st, b) = s.ask(&agent, &"a".repeat(501)).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b["error"]["message"].as_str().unwrap().contains("500"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("500"),
+        "{b}"
+    );
     let resp = s
         .http
         .post(format!("{}/api/v1/chatbot/query", s.base))
@@ -214,46 +317,93 @@ async fn errors(s: &Server) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    let (st, _) = s.post("/api/v1/chatbot/query", &agent, json!({ "text": "hi", "user_id": "43" })).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &agent,
+            json!({ "text": "hi", "user_id": "43" }),
+        )
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, _) = s.post("/api/v1/chatbot/query", &agent, json!({ "text": "hi", "tenant_id": 2 })).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &agent,
+            json!({ "text": "hi", "tenant_id": 2 }),
+        )
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     // Missing permission: 403 naming it, and the query is still recorded.
     let network_only = s.token("55", 1, "support_agent", &["network_read"]);
     let (st, b) = s.ask(&network_only, "outstanding balance for KLM204").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    assert!(b["error"]["message"].as_str().unwrap().contains("billing_read"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("billing_read"),
+        "{b}"
+    );
     let (_, h) = s.get("/api/v1/chatbot/history", &network_only).await;
     assert_eq!(h["total"], 1, "a refused query is recorded");
 
     let (st, b) = s.get("/api/v1/nowhere", &agent).await;
     assert_eq!((st, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
-    let (st, b) = s.send(reqwest::Method::DELETE, "/api/v1/chatbot/query", Some(&agent), None).await;
-    assert_eq!((st, code(&b)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    let (st, b) = s
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/chatbot/query",
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
 }
 
 async fn history_and_pagination(s: &Server) {
     let me = s.agent("h1", 1);
-    for text in ["any outages in the north?", "network health", "top 5 customers"] {
+    for text in [
+        "any outages in the north?",
+        "network health",
+        "top 5 customers",
+    ] {
         assert_eq!(s.ask(&me, text).await.0, StatusCode::OK);
     }
-    let (st, b) = s.get("/api/v1/chatbot/history?page=1&page_size=2", &me).await;
+    let (st, b) = s
+        .get("/api/v1/chatbot/history?page=1&page_size=2", &me)
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(b["total"], 3);
     let q = b["queries"].as_array().unwrap();
     assert_eq!(q.len(), 2);
     assert_eq!(q[0]["text"], "top 5 customers", "newest first");
-    let (_, b) = s.get("/api/v1/chatbot/history?page=2&page_size=2", &me).await;
+    let (_, b) = s
+        .get("/api/v1/chatbot/history?page=2&page_size=2", &me)
+        .await;
     assert_eq!(b["queries"].as_array().unwrap().len(), 1);
     assert_eq!(b["queries"][0]["text"], "any outages in the north?");
-    let (_, b) = s.get("/api/v1/chatbot/history?page=3&page_size=2", &me).await;
+    let (_, b) = s
+        .get("/api/v1/chatbot/history?page=3&page_size=2", &me)
+        .await;
     assert_eq!(b["queries"], json!([]));
     let (_, b) = s.get("/api/v1/chatbot/history?page_size=1000", &me).await;
     assert_eq!(b["page_size"], 100, "capped");
-    assert_eq!(s.get("/api/v1/chatbot/history?page=0", &me).await.0, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(s.get("/api/v1/chatbot/history?page_size=abc", &me).await.0, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(s.get("/api/v1/chatbot/history?page=-1", &me).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        s.get("/api/v1/chatbot/history?page=0", &me).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        s.get("/api/v1/chatbot/history?page_size=abc", &me).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        s.get("/api/v1/chatbot/history?page=-1", &me).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     // Other users, and the same user id in another tenant, see none of it.
     let (_, b) = s.get("/api/v1/chatbot/history", &s.agent("h2", 1)).await;
     assert_eq!(b["total"], 0);
@@ -265,20 +415,50 @@ async fn feedback(s: &Server) {
     let me = s.agent("f1", 1);
     let (_, answer) = s.ask(&me, "what plan is ABC123 on").await;
     let id = answer["query_id"].as_str().unwrap().to_owned();
-    let (st, b) = s.post("/api/v1/chatbot/feedback", &me, json!({ "query_id": id, "rating": 5, "comments": "great" })).await;
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &me,
+            json!({ "query_id": id, "rating": 5, "comments": "great" }),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["status"], "received");
     assert!(b["feedback_id"].is_string() && b["timestamp"].is_string());
-    let (st, b) = s.post("/api/v1/chatbot/feedback", &me, json!({ "query_id": id, "rating": 4 })).await;
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &me,
+            json!({ "query_id": id, "rating": 4 }),
+        )
+        .await;
     assert_eq!((st, code(&b)), (StatusCode::CONFLICT, "conflict"));
     let (_, h) = s.get("/api/v1/chatbot/history", &me).await;
     assert_eq!(h["queries"][0]["rating"], 5);
     // Another tenant cannot see or rate it.
-    let (st, _) = s.post("/api/v1/chatbot/feedback", &s.agent("f1", 2), json!({ "query_id": id, "rating": 1 })).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &s.agent("f1", 2),
+            json!({ "query_id": id, "rating": 1 }),
+        )
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, _) = s.post("/api/v1/chatbot/feedback", &me, json!({ "query_id": "nope", "rating": 3 })).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &me,
+            json!({ "query_id": "nope", "rating": 3 }),
+        )
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, b) = s.post("/api/v1/chatbot/feedback", &me, json!({ "query_id": id, "rating": 6 })).await;
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &me,
+            json!({ "query_id": id, "rating": 6 }),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(b["error"]["message"].as_str().unwrap().contains("rating"));
 }
@@ -288,7 +468,10 @@ async fn actions(s: &Server) {
     let (st, b) = s.ask(&me, "open a ticket for KLM204: no internet").await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["intent"], "crm.create_ticket");
-    let id = b["pending_action"]["action_id"].as_str().unwrap().to_owned();
+    let id = b["pending_action"]["action_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(b["pending_action"]["status"], "pending");
     let confirm = format!("/api/v1/chatbot/actions/{id}/confirm");
 
@@ -297,52 +480,117 @@ async fn actions(s: &Server) {
     let reader = s.token("a2", 1, "support_agent", &["customer_read"]);
     let (st, b) = s.post(&confirm, &reader, json!({})).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    assert!(b["error"]["message"].as_str().unwrap().contains("customer_write"));
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer_write")
+    );
 
     let (st, b) = s.post(&confirm, &me, json!({})).await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["status"], "executed");
-    let ticket = b["structured_data"]["ticket_id"].as_str().unwrap().to_owned();
+    let ticket = b["structured_data"]["ticket_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (st, _) = s.post(&confirm, &me, json!({})).await;
     assert_eq!(st, StatusCode::CONFLICT, "executed once");
-    let (st, _) = s.post(&format!("/api/v1/chatbot/actions/{id}/cancel"), &me, json!({})).await;
+    let (st, _) = s
+        .post(
+            &format!("/api/v1/chatbot/actions/{id}/cancel"),
+            &me,
+            json!({}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
     let (_, tickets) = s.ask(&me, "open tickets for KLM204").await;
-    assert!(tickets["structured_data"]["tickets"].as_array().unwrap().iter().any(|t| t["ticket_id"] == ticket.as_str()));
+    assert!(
+        tickets["structured_data"]["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["ticket_id"] == ticket.as_str())
+    );
 
     let (_, b) = s.ask(&me, "generate an invoice for ZTR991").await;
-    let id = b["pending_action"]["action_id"].as_str().unwrap().to_owned();
-    let (st, b) = s.post(&format!("/api/v1/chatbot/actions/{id}/cancel"), &me, json!({})).await;
+    let id = b["pending_action"]["action_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, b) = s
+        .post(
+            &format!("/api/v1/chatbot/actions/{id}/cancel"),
+            &me,
+            json!({}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(b["status"], "cancelled");
-    let (st, _) = s.post(&format!("/api/v1/chatbot/actions/{id}/confirm"), &me, json!({})).await;
+    let (st, _) = s
+        .post(
+            &format!("/api/v1/chatbot/actions/{id}/confirm"),
+            &me,
+            json!({}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
-    let (st, _) = s.post("/api/v1/chatbot/actions/unknown/confirm", &me, json!({})).await;
+    let (st, _) = s
+        .post("/api/v1/chatbot/actions/unknown/confirm", &me, json!({}))
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
 
 async fn config_endpoints(s: &Server) {
     let admin = s.token("root", 1, "admin", &[]);
     let agent = s.agent("x", 1);
-    assert_eq!(s.get("/api/v1/chatbot/config", &agent).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.get("/api/v1/chatbot/config", &agent).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (st, first) = s
         .post("/api/v1/chatbot/config", &admin, json!({ "name": "ollama", "service_url": "http://127.0.0.1:11434", "api_key": "sk-secret-9876" }))
         .await;
     assert_eq!(st, StatusCode::CREATED, "{first}");
     assert_eq!(first["is_default"], true, "the first is the default");
     assert_eq!(first["api_key_last4"], "9876");
-    assert!(!first.to_string().contains("sk-secret"), "keys are never returned");
-    let (st, _) = s.post("/api/v1/chatbot/config", &admin, json!({ "name": "ollama", "service_url": "http://x.example" })).await;
+    assert!(
+        !first.to_string().contains("sk-secret"),
+        "keys are never returned"
+    );
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/config",
+            &admin,
+            json!({ "name": "ollama", "service_url": "http://x.example" }),
+        )
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
-    let (st, b) = s.post("/api/v1/chatbot/config", &admin, json!({ "name": "bad", "service_url": "ftp://x" })).await;
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/config",
+            &admin,
+            json!({ "name": "bad", "service_url": "ftp://x" }),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b["error"]["message"].as_str().unwrap().contains("service_url"));
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("service_url")
+    );
     let (st, second) = s
         .post("/api/v1/chatbot/config", &admin, json!({ "name": "vllm", "service_url": "https://vllm.example/v1", "is_default": true, "parameters": { "model": "m" } }))
         .await;
     assert_eq!(st, StatusCode::CREATED);
     let (_, list) = s.get("/api/v1/chatbot/config", &admin).await;
-    let defaults: Vec<&Value> = list["configs"].as_array().unwrap().iter().filter(|c| c["is_default"] == true).collect();
+    let defaults: Vec<&Value> = list["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["is_default"] == true)
+        .collect();
     assert_eq!(defaults.len(), 1, "exactly one default");
     assert_eq!(defaults[0]["name"], "vllm");
 
@@ -357,37 +605,87 @@ async fn config_endpoints(s: &Server) {
     let other = s.token("root", 2, "admin", &[]);
     let (_, list2) = s.get("/api/v1/chatbot/config", &other).await;
     assert_eq!(list2["configs"], json!([]));
-    let (st, _) = s.send(reqwest::Method::DELETE, &format!("/api/v1/chatbot/config/{first_id}"), Some(&other), None).await;
+    let (st, _) = s
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/chatbot/config/{first_id}"),
+            Some(&other),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
-    let (st, _) = s.send(reqwest::Method::DELETE, &format!("/api/v1/chatbot/config/{second_id}"), Some(&admin), None).await;
+    let (st, _) = s
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/chatbot/config/{second_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (_, list) = s.get("/api/v1/chatbot/config", &admin).await;
-    assert_eq!(list["configs"][0]["is_default"], true, "the remaining one became the default");
+    assert_eq!(
+        list["configs"][0]["is_default"], true,
+        "the remaining one became the default"
+    );
 
     // The key is sealed at rest.
-    let sealed = switchboard::store::configs::sealed_key(&s.db, switchboard::TenantId::new(1), first_id).await.unwrap().unwrap();
+    let sealed =
+        switchboard::store::configs::sealed_key(&s.db, switchboard::TenantId::new(1), first_id)
+            .await
+            .unwrap()
+            .unwrap();
     assert!(!sealed.contains("sk-secret"));
-    assert_eq!(Sealer::new("test-master-key").open(&sealed).unwrap(), "sk-secret-9876");
+    assert_eq!(
+        Sealer::new("test-master-key").open(&sealed).unwrap(),
+        "sk-secret-9876"
+    );
 }
 
 async fn conversations_and_docs(s: &Server) {
     let me = s.agent("c1", 1);
-    let (st, _) = s.post("/api/v1/chatbot/query", &me, json!({ "text": "How much does KLM204 owe?", "conversation_id": "conv-1" })).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &me,
+            json!({ "text": "How much does KLM204 owe?", "conversation_id": "conv-1" }),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
-    let (_, b) = s.post("/api/v1/chatbot/query", &me, json!({ "text": "what plan are they on?", "conversation_id": "conv-1" })).await;
+    let (_, b) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &me,
+            json!({ "text": "what plan are they on?", "conversation_id": "conv-1" }),
+        )
+        .await;
     assert_eq!(b["intent"], "crm.customer_plan");
-    assert_eq!(b["structured_data"]["customer_id"], "KLM204", "history comes from the server");
+    assert_eq!(
+        b["structured_data"]["customer_id"], "KLM204",
+        "history comes from the server"
+    );
     assert_eq!(b["conversation_id"], "conv-1");
 
     let (st, spec) = s.get("/openapi.json", &me).await;
     assert_eq!(st, StatusCode::OK);
-    for path in ["/api/v1/chatbot/query", "/api/v1/chatbot/feedback", "/api/v1/chatbot/history", "/api/v1/chatbot/actions/{id}/confirm", "/api/v1/chatbot/config/{config_id}"] {
+    for path in [
+        "/api/v1/chatbot/query",
+        "/api/v1/chatbot/feedback",
+        "/api/v1/chatbot/history",
+        "/api/v1/chatbot/actions/{id}/confirm",
+        "/api/v1/chatbot/config/{config_id}",
+    ] {
         assert!(spec["paths"][path].is_object(), "{path} documented");
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     for page in ["/docs/", "/redoc"] {
-        let r = s.http.get(format!("{}{page}", s.base)).send().await.unwrap();
+        let r = s
+            .http
+            .get(format!("{}{page}", s.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{page}");
     }
 }
@@ -405,4 +703,12 @@ macro_rules! on_both {
     };
 }
 
-on_both!(seed_example, errors, history_and_pagination, feedback, actions, config_endpoints, conversations_and_docs);
+on_both!(
+    seed_example,
+    errors,
+    history_and_pagination,
+    feedback,
+    actions,
+    config_endpoints,
+    conversations_and_docs
+);

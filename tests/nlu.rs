@@ -27,10 +27,22 @@ fn nlu_lines(input: &str) -> Vec<serde_json::Value> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!dir.path().join("switchboard.db").exists(), "nlu needs no database");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.path().join("switchboard.db").exists(),
+        "nlu needs no database"
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -45,12 +57,17 @@ fn dev_set() -> std::path::PathBuf {
 #[test]
 fn nlu_answers_one_line_per_input_in_order() {
     let out = nlu_lines(concat!(
-        r#"{"text": "show me billing for customer abc-123"}"#, "\n",
-        r#"{"text": "any outages in the northern region?", "history": []}"#, "\n",
+        r#"{"text": "show me billing for customer abc-123"}"#,
+        "\n",
+        r#"{"text": "any outages in the northern region?", "history": []}"#,
+        "\n",
         "not json\n",
-        r#"{"text": "what about the south?", "history": ["any outages in the north?"]}"#, "\n",
-        r#"{"text": "top ten customers"}"#, "\n",
-        r#"{"text": "tell me a joke"}"#, "\n",
+        r#"{"text": "what about the south?", "history": ["any outages in the north?"]}"#,
+        "\n",
+        r#"{"text": "top ten customers"}"#,
+        "\n",
+        r#"{"text": "tell me a joke"}"#,
+        "\n",
     ));
     assert_eq!(out.len(), 6);
     assert_eq!(out[0]["intent"], "billing.customer_invoices");
@@ -59,7 +76,10 @@ fn nlu_answers_one_line_per_input_in_order() {
     assert!((0.0..=1.0).contains(&c));
     assert_eq!(out[1]["intent"], "monitoring.outages");
     assert_eq!(out[1]["entities"]["region"], "north");
-    assert!(out[2]["error"].is_string(), "a bad line gets an error line, in place");
+    assert!(
+        out[2]["error"].is_string(),
+        "a bad line gets an error line, in place"
+    );
     assert_eq!(out[3]["intent"], "monitoring.outages");
     assert_eq!(out[3]["entities"]["region"], "south");
     assert_eq!(out[4]["intent"], "crm.top_customers");
@@ -70,16 +90,28 @@ fn nlu_answers_one_line_per_input_in_order() {
 #[test]
 fn export_training_lists_every_intent() {
     let dir = tempfile::TempDir::new().unwrap();
-    let out = switchboard(dir.path()).args(["nlu", "--export-training"]).output().unwrap();
+    let out = switchboard(dir.path())
+        .args(["nlu", "--export-training"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let mut intents: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["intent"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["intent"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     intents.sort();
     intents.dedup();
-    assert_eq!(intents.len(), 20, "19 catalogue intents and none: {intents:?}");
+    assert_eq!(
+        intents.len(),
+        20,
+        "19 catalogue intents and none: {intents:?}"
+    );
 }
 
 #[test]
@@ -90,11 +122,19 @@ fn the_development_set_meets_the_targets() {
         .arg(dev_set())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let accuracy = report["intent_accuracy"].as_f64().unwrap();
     let f1 = report["entity_f1"].as_f64().unwrap();
-    assert!(accuracy >= 0.97, "intent accuracy {accuracy}: {:#}", report["worst"]);
+    assert!(
+        accuracy >= 0.97,
+        "intent accuracy {accuracy}: {:#}",
+        report["worst"]
+    );
     assert!(f1 >= 0.95, "entity F1 {f1}: {:#}", report["worst"]);
 }
 
@@ -103,7 +143,11 @@ fn eval_reports_a_bad_file_with_its_line() {
     let dir = tempfile::TempDir::new().unwrap();
     let file = dir.path().join("bad.jsonl");
     std::fs::write(&file, "{\"text\": \"x\", \"intent\": \"none\"}\n{broken\n").unwrap();
-    let out = switchboard(dir.path()).arg("eval").arg(&file).output().unwrap();
+    let out = switchboard(dir.path())
+        .arg("eval")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
 }

@@ -17,7 +17,9 @@ fn nlu(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().expect("temp dir");
     let mut config = Config::default();
     config.plugins.cache_dir = Some(dir.path().to_path_buf());
-    let host = rt.block_on(PluginHost::start(&config, None)).expect("plugins");
+    let host = rt
+        .block_on(PluginHost::start(&config, None))
+        .expect("plugins");
     let set = host.set();
     let model = Nlu::from_registry(set.registry(), &[]).expect("train");
     let text = std::fs::read_to_string(

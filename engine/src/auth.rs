@@ -82,7 +82,9 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,7 +101,8 @@ impl Authenticator {
     /// RS256 with a PEM public key (verification only).
     pub fn rs256(public_key_pem: &[u8]) -> Result<Self, AuthError> {
         Ok(Self {
-            decoding: DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| AuthError::Config(e.to_string()))?,
+            decoding: DecodingKey::from_rsa_pem(public_key_pem)
+                .map_err(|e| AuthError::Config(e.to_string()))?,
             algorithm: Algorithm::RS256,
             encoding: None,
         })
@@ -110,10 +113,11 @@ impl Authenticator {
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
-            other => AuthError::Invalid(format!("{other:?}").to_lowercase()),
-        })?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                other => AuthError::Invalid(format!("{other:?}").to_lowercase()),
+            })?;
         let c = data.claims;
         if c.sub.trim().is_empty() {
             return Err(AuthError::Invalid("empty subject".into()));
@@ -128,11 +132,11 @@ impl Authenticator {
 
     /// Signs `claims` (HS256 only).
     pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
-        let key = self
-            .encoding
-            .as_ref()
-            .ok_or_else(|| AuthError::Config("tokens can only be signed with an HS256 secret".into()))?;
-        encode(&Header::new(Algorithm::HS256), claims, key).map_err(|e| AuthError::Config(e.to_string()))
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            AuthError::Config("tokens can only be signed with an HS256 secret".into())
+        })?;
+        encode(&Header::new(Algorithm::HS256), claims, key)
+            .map_err(|e| AuthError::Config(e.to_string()))
     }
 }
 
@@ -157,6 +161,22 @@ pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+impl Authenticator {
+    /// The verifier the configuration asks for; `true` with it when the
+    /// development secret is in use.
+    pub fn from_config(config: &crate::config::Config) -> Result<(Self, bool), AuthError> {
+        if let Some(path) = &config.auth.jwt_public_key_file {
+            let pem = std::fs::read(config.resolve_path(path))
+                .map_err(|e| AuthError::Config(format!("cannot read {}: {e}", path.display())))?;
+            return Ok((Self::rs256(&pem)?, false));
+        }
+        match &config.auth.jwt_secret {
+            Some(secret) => Ok((Self::hs256(secret), false)),
+            None => Ok((Self::hs256(DEV_SECRET), true)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,9 +207,14 @@ mod tests {
         let a = Authenticator::hs256("secret");
         let old = a.sign(&claims(now_secs() - 3600)).unwrap();
         assert_eq!(a.verify(&old), Err(AuthError::Expired));
-        let forged = Authenticator::hs256("other").sign(&claims(now_secs() + 60)).unwrap();
+        let forged = Authenticator::hs256("other")
+            .sign(&claims(now_secs() + 60))
+            .unwrap();
         assert!(matches!(a.verify(&forged), Err(AuthError::Invalid(_))));
-        assert!(matches!(a.verify("not.a.token"), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            a.verify("not.a.token"),
+            Err(AuthError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -198,21 +223,5 @@ mod tests {
         assert_eq!(parse_ttl("90"), Some(90));
         assert_eq!(parse_ttl("2d"), Some(172_800));
         assert_eq!(parse_ttl("soon"), None);
-    }
-}
-
-impl Authenticator {
-    /// The verifier the configuration asks for; `true` with it when the
-    /// development secret is in use.
-    pub fn from_config(config: &crate::config::Config) -> Result<(Self, bool), AuthError> {
-        if let Some(path) = &config.auth.jwt_public_key_file {
-            let pem = std::fs::read(config.resolve_path(path))
-                .map_err(|e| AuthError::Config(format!("cannot read {}: {e}", path.display())))?;
-            return Ok((Self::rs256(&pem)?, false));
-        }
-        match &config.auth.jwt_secret {
-            Some(secret) => Ok((Self::hs256(secret), false)),
-            None => Ok((Self::hs256(DEV_SECRET), true)),
-        }
     }
 }

@@ -38,15 +38,56 @@ struct Plan {
 }
 
 const PLANS: [Plan; 5] = [
-    Plan { code: "BASIC50", name: "Basic 50", down: 50, up: 10, cents: 2999, cap: Some(200) },
-    Plan { code: "FIBER300", name: "Fiber 300", down: 300, up: 50, cents: 4999, cap: None },
-    Plan { code: "FIBER500", name: "Fiber 500", down: 500, up: 100, cents: 9999, cap: None },
-    Plan { code: "GIGA1000", name: "Giga 1000", down: 1000, up: 200, cents: 12999, cap: None },
-    Plan { code: "BIZ1000", name: "Business 1000", down: 1000, up: 500, cents: 24999, cap: None },
+    Plan {
+        code: "BASIC50",
+        name: "Basic 50",
+        down: 50,
+        up: 10,
+        cents: 2999,
+        cap: Some(200),
+    },
+    Plan {
+        code: "FIBER300",
+        name: "Fiber 300",
+        down: 300,
+        up: 50,
+        cents: 4999,
+        cap: None,
+    },
+    Plan {
+        code: "FIBER500",
+        name: "Fiber 500",
+        down: 500,
+        up: 100,
+        cents: 9999,
+        cap: None,
+    },
+    Plan {
+        code: "GIGA1000",
+        name: "Giga 1000",
+        down: 1000,
+        up: 200,
+        cents: 12999,
+        cap: None,
+    },
+    Plan {
+        code: "BIZ1000",
+        name: "Business 1000",
+        down: 1000,
+        up: 500,
+        cents: 24999,
+        cap: None,
+    },
 ];
 
 /// (code, name, plan, region, status)
-type CustomerSpec = (&'static str, &'static str, &'static str, &'static str, &'static str);
+type CustomerSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 const TENANT1: [CustomerSpec; 24] = [
     ("ABC123", "John Smith", "FIBER500", "north", "active"),
@@ -57,11 +98,23 @@ const TENANT1: [CustomerSpec; 24] = [
     ("DEF456", "John Smith", "BASIC50", "south", "active"),
     ("MNB778", "Oduya Bakery", "FIBER300", "north", "active"),
     ("HJK310", "Lena Novak", "FIBER500", "east", "active"),
-    ("XYZ900", "Northwind Traders", "BIZ1000", "central", "active"),
+    (
+        "XYZ900",
+        "Northwind Traders",
+        "BIZ1000",
+        "central",
+        "active",
+    ),
     ("RTY402", "Tom Becker", "BASIC50", "north", "suspended"),
     ("UIO118", "Priya Raman", "GIGA1000", "west", "active"),
     ("GHJ607", "Carlos Mendes", "FIBER300", "south", "active"),
-    ("VBN233", "Harbor Dental Clinic", "BIZ1000", "east", "active"),
+    (
+        "VBN233",
+        "Harbor Dental Clinic",
+        "BIZ1000",
+        "east",
+        "active",
+    ),
     ("ASD845", "Emma Walsh", "FIBER500", "west", "active"),
     ("FGH512", "Yusuf Demir", "BASIC50", "central", "active"),
     ("JKL029", "Sofia Rossi", "FIBER300", "north", "active"),
@@ -94,7 +147,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 
@@ -103,7 +159,11 @@ impl Lcg {
     }
 }
 
-async fn exec(tx: &mut Transaction<'static, Any>, sql: &str, values: Vec<Val>) -> Result<(), sqlx::Error> {
+async fn exec(
+    tx: &mut Transaction<'static, Any>,
+    sql: &str,
+    values: Vec<Val>,
+) -> Result<(), sqlx::Error> {
     let mut q = sqlx::query(sql);
     for v in values {
         q = match v {
@@ -149,7 +209,14 @@ fn next_month(d: NaiveDate) -> NaiveDate {
 }
 
 const TABLES: [&str; 8] = [
-    "payments", "invoices", "tickets", "devices", "outages", "usage_records", "customers", "plans",
+    "payments",
+    "invoices",
+    "tickets",
+    "devices",
+    "outages",
+    "usage_records",
+    "customers",
+    "plans",
 ];
 
 /// Seeds tenants 1 and 2 unless tenant 1 has customers; with `reset`,
@@ -212,23 +279,35 @@ async fn seed_tenant(
             seq = 0;
         }
         for (code, _, plan, _, status) in customers {
-            let cents = PLANS.iter().find(|p| p.code == *plan).map_or(4999, |p| p.cents)
+            let cents = PLANS
+                .iter()
+                .find(|p| p.code == *plan)
+                .map_or(4999, |p| p.cents)
                 - if tenant == 2 { 500 } else { 0 };
             seq += 1;
             let id = format!("INV-{}-{seq:03}", month.year());
             let due = month + Duration::days(14);
-            let months_ago = (this_month.year() - month.year()) * 12 + this_month.month() as i32 - month.month() as i32;
+            let months_ago = (this_month.year() - month.year()) * 12 + this_month.month() as i32
+                - month.month() as i32;
             let late = LATE_PAYERS.contains(code) || *status == "suspended";
             let state = if month == this_month && due >= today {
                 "unpaid"
             } else if late && months_ago <= 2 {
                 "overdue"
             } else if months_ago == 0 {
-                if rng.range(0, 2) == 0 { "unpaid" } else { "paid" }
+                if rng.range(0, 2) == 0 {
+                    "unpaid"
+                } else {
+                    "paid"
+                }
             } else {
                 "paid"
             };
-            let state = if due < today && state == "unpaid" { "overdue" } else { state };
+            let state = if due < today && state == "unpaid" {
+                "overdue"
+            } else {
+                state
+            };
             exec(tx, "INSERT INTO invoices (tenant_id, invoice_id, account_code, amount_cents, status, issued_on, due_on) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 vec![Val::I(tenant), t(id.clone()), t(*code), Val::I(cents), t(state), t(month.to_string()), t(due.to_string())]).await?;
             if state == "paid" {
@@ -293,16 +372,52 @@ async fn seed_tenant(
     // Outages: tenant 1 has trouble in the north and east; tenant 2 in the west.
     let outages: Vec<(&str, &str, &str, &str, &str, i64, i64)> = if tenant == 1 {
         vec![
-            ("OUT-1001", "north", "active", "high", "fibre cut near OLT-NORTH-01", 3, 142),
-            ("OUT-1002", "east", "investigating", "medium", "OLT-EAST-02 unreachable", 1, 57),
-            ("OUT-0990", "south", "resolved", "low", "planned maintenance", 240, 30),
+            (
+                "OUT-1001",
+                "north",
+                "active",
+                "high",
+                "fibre cut near OLT-NORTH-01",
+                3,
+                142,
+            ),
+            (
+                "OUT-1002",
+                "east",
+                "investigating",
+                "medium",
+                "OLT-EAST-02 unreachable",
+                1,
+                57,
+            ),
+            (
+                "OUT-0990",
+                "south",
+                "resolved",
+                "low",
+                "planned maintenance",
+                240,
+                30,
+            ),
         ]
     } else {
-        vec![("OUT-2001", "west", "active", "medium", "power failure at the west exchange", 2, 40)]
+        vec![(
+            "OUT-2001",
+            "west",
+            "active",
+            "medium",
+            "power failure at the west exchange",
+            2,
+            40,
+        )]
     };
     for (id, region, status, severity, description, hours_ago, affected) in outages {
         let started = now - Duration::hours(hours_ago);
-        let resolved = (status == "resolved").then(|| (started + Duration::hours(4)).format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        let resolved = (status == "resolved").then(|| {
+            (started + Duration::hours(4))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        });
         exec(tx, "INSERT INTO outages (tenant_id, outage_id, region, status, severity, description, started_at, resolved_at, affected_customers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             vec![Val::I(tenant), t(id), t(region), t(status), t(severity), t(description), t(started.format("%Y-%m-%dT%H:%M:%SZ").to_string()), resolved.map_or(Val::N, Val::T), Val::I(affected)]).await?;
     }
@@ -318,7 +433,11 @@ async fn seed_tenant(
         ("static IP request", "normal", "open"),
         ("line down after storm", "urgent", "in_progress"),
     ];
-    for (i, (code, ..)) in customers.iter().enumerate().filter(|(i, _)| i % 2 == 0 || *i < 4) {
+    for (i, (code, ..)) in customers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0 || *i < 4)
+    {
         let (subject, priority, status) = subjects[i % subjects.len()];
         let created = now - Duration::hours(rng.range(2, 24 * 20));
         exec(tx, "INSERT INTO tickets (tenant_id, ticket_id, account_code, subject, priority, status, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use switchboard::TenantId;
-use switchboard::config::Config;
-use switchboard::plugins::{CallContext, DispatchError, PluginHost, PluginRequest};
 use switchboard::api::AppState;
 use switchboard::auth::{Authenticator, Claims, now_secs, parse_ttl};
-use switchboard::secrets::Sealer;
-use switchboard::server;
+use switchboard::config::Config;
 use switchboard::demo;
 use switchboard::nlu::entities::NUMERIC_ENTITIES;
 use switchboard::nlu::eval;
+use switchboard::plugins::{CallContext, DispatchError, PluginHost, PluginRequest};
 use switchboard::query::{QueryEngine, QuerySettings};
+use switchboard::secrets::Sealer;
+use switchboard::server;
 use switchboard::store::{Db, redact_url};
 
 /// Switchboard: an intent engine for ISP support agents.
@@ -156,7 +156,9 @@ async fn open(config: &Config) -> Result<(Db, PluginHost), String> {
 
 /// Loads the plugins without a database and trains the NLU on them.
 async fn offline_engine(config: &Config) -> Result<QueryEngine, String> {
-    let plugins = PluginHost::start(config, None).await.map_err(|e| e.to_string())?;
+    let plugins = PluginHost::start(config, None)
+        .await
+        .map_err(|e| e.to_string())?;
     QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())
 }
 
@@ -192,7 +194,10 @@ fn run_nlu(nlu: &switchboard::nlu::Nlu, export: bool) -> Result<(), String> {
     };
     if export {
         for e in nlu.training_examples() {
-            write(&mut out, serde_json::json!({ "text": e.text, "intent": e.intent }))?;
+            write(
+                &mut out,
+                serde_json::json!({ "text": e.text, "intent": e.intent }),
+            )?;
         }
         return out.flush().map_err(|e| e.to_string());
     }
@@ -225,14 +230,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 config.server.addr = addr;
             }
             let (db, plugins) = open(&config).await?;
-            let engine = QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
-            let (auth, dev_secret) = Authenticator::from_config(&config).map_err(|e| e.to_string())?;
+            let engine =
+                QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
+            let (auth, dev_secret) =
+                Authenticator::from_config(&config).map_err(|e| e.to_string())?;
             if dev_secret {
-                tracing::warn!("CHATBOT_JWT_SECRET is not set: using the development secret; never do this in production");
+                tracing::warn!(
+                    "CHATBOT_JWT_SECRET is not set: using the development secret; never do this in production"
+                );
             }
             let (sealer, dev_key) = Sealer::from_env();
             if dev_key {
-                tracing::warn!("CHATBOT_MASTER_KEY is not set: API keys are sealed with the development key");
+                tracing::warn!(
+                    "CHATBOT_MASTER_KEY is not set: API keys are sealed with the development key"
+                );
             }
             let state = Arc::new(AppState {
                 engine,
@@ -296,7 +307,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let engine = offline_engine(&config).await?;
             let report = eval::evaluate(&engine.nlu(), &cases);
             if json {
-                println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|e| e.to_string())?
+                );
             } else {
                 print!("{}", report.to_text(20));
             }
@@ -310,12 +324,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             ttl,
         } => {
             let (auth, _) = Authenticator::from_config(&config).map_err(|e| e.to_string())?;
-            let ttl = parse_ttl(&ttl).ok_or_else(|| format!("`{ttl}` is not a duration like 90s, 15m, 1h or 7d"))?;
+            let ttl = parse_ttl(&ttl)
+                .ok_or_else(|| format!("`{ttl}` is not a duration like 90s, 15m, 1h or 7d"))?;
             let claims = Claims {
                 sub: user,
                 tenant_id: tenant,
                 role,
-                permissions: permissions.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+                permissions: permissions
+                    .into_iter()
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect(),
                 exp: now_secs() + ttl,
             };
             println!("{}", auth.sign(&claims).map_err(|e| e.to_string())?);
@@ -346,14 +365,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             json,
         } => {
             let (_db, plugins) = open(&config).await?;
-            let engine = QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
+            let engine =
+                QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
             let ctx = CallContext {
                 tenant: TenantId::new(tenant),
                 user_id: user,
             };
             let outcome = engine.answer(&ctx, &text, &history, None).await;
             if json {
-                println!("{}", serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?
+                );
                 return Ok(());
             }
             println!("{}", outcome.response_text);
@@ -363,17 +386,28 @@ async fn run(cli: Cli) -> Result<(), String> {
                 outcome.intent,
                 outcome.confidence,
                 outcome.interpreter,
-                outcome.plugin.as_ref().map(|p| format!(", answered by {p}")).unwrap_or_default()
+                outcome
+                    .plugin
+                    .as_ref()
+                    .map(|p| format!(", answered by {p}"))
+                    .unwrap_or_default()
             );
             if !outcome.entities.is_empty() {
-                let list: Vec<String> = outcome.entities.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let list: Vec<String> = outcome
+                    .entities
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 println!("entities: {}", list.join(", "));
             }
             if let Some(p) = &outcome.proposal {
                 println!("proposed action (needs confirmation): {}", p.summary);
             }
             for a in &outcome.suggested_actions {
-                println!("suggested: {} — {} {}", a.description, a.action, a.parameters);
+                println!(
+                    "suggested: {} — {} {}",
+                    a.description, a.action, a.parameters
+                );
             }
             println!("data: {}", outcome.structured_data);
             Ok(())

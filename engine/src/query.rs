@@ -98,7 +98,9 @@ pub struct QueryEngine {
 
 impl std::fmt::Debug for QueryEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryEngine").field("plugins", &self.plugins).finish_non_exhaustive()
+        f.debug_struct("QueryEngine")
+            .field("plugins", &self.plugins)
+            .finish_non_exhaustive()
     }
 }
 
@@ -180,7 +182,8 @@ impl QueryEngine {
                     carried_intent: false,
                 })
         };
-        self.answer_interpreted(ctx, text, interpretation, "embedded", permissions).await
+        self.answer_interpreted(ctx, text, interpretation, "embedded", permissions)
+            .await
     }
 
     /// Answers an interpretation already made (by any interpreter).
@@ -216,24 +219,33 @@ impl QueryEngine {
             outcome.structured_data = json!({
                 "capabilities": registry.iter().map(|i| json!({ "intent": i.spec.name, "description": i.spec.description })).collect::<Vec<_>>(),
             });
-            outcome.suggested_actions = ["billing.overdue_invoices", "monitoring.outages", "crm.open_tickets"]
-                .iter()
-                .filter_map(|name| registry.get(name))
-                .map(|i| SuggestedAction {
-                    action: i.spec.name.clone(),
-                    parameters: json!({}),
-                    description: i.spec.description.clone(),
-                })
-                .collect();
+            outcome.suggested_actions = [
+                "billing.overdue_invoices",
+                "monitoring.outages",
+                "crm.open_tickets",
+            ]
+            .iter()
+            .filter_map(|name| registry.get(name))
+            .map(|i| SuggestedAction {
+                action: i.spec.name.clone(),
+                parameters: json!({}),
+                description: i.spec.description.clone(),
+            })
+            .collect();
             return outcome;
         };
         if interpretation.confidence < self.settings.not_sure_below {
-            let mut candidates: Vec<(String, f32)> = vec![(interpretation.intent.clone(), interpretation.confidence)];
+            let mut candidates: Vec<(String, f32)> =
+                vec![(interpretation.intent.clone(), interpretation.confidence)];
             candidates.extend(interpretation.alternatives.iter().cloned());
             candidates.truncate(3);
             let described: Vec<String> = candidates
                 .iter()
-                .filter_map(|(name, _)| registry.get(name).map(|i| i.spec.description.to_lowercase()))
+                .filter_map(|(name, _)| {
+                    registry
+                        .get(name)
+                        .map(|i| i.spec.description.to_lowercase())
+                })
                 .collect();
             outcome.status = Status::NotSure;
             outcome.response_text = format!(
@@ -254,17 +266,17 @@ impl QueryEngine {
                 .collect();
             return outcome;
         }
-        if let Some(perms) = permissions {
-            if !perms.iter().any(|p| p == intent.permission()) {
-                outcome.status = Status::Forbidden {
-                    permission: intent.permission().to_owned(),
-                };
-                outcome.response_text = format!(
-                    "You need the `{}` permission for that.",
-                    intent.permission()
-                );
-                return outcome;
-            }
+        if let Some(perms) = permissions
+            && !perms.iter().any(|p| p == intent.permission())
+        {
+            outcome.status = Status::Forbidden {
+                permission: intent.permission().to_owned(),
+            };
+            outcome.response_text = format!(
+                "You need the `{}` permission for that.",
+                intent.permission()
+            );
+            return outcome;
         }
         let present: Vec<&str> = interpretation.entities.keys().map(String::as_str).collect();
         let missing: Vec<Vec<String>> = intent
@@ -301,7 +313,11 @@ impl QueryEngine {
                 outcome.structured_data = json!({ "error": kind });
                 outcome.response_text = message;
             }
-            Err(DispatchError::Failed { plugin, code, message }) => {
+            Err(DispatchError::Failed {
+                plugin,
+                code,
+                message,
+            }) => {
                 outcome.response_text = format!("Sorry, that failed: {message}");
                 outcome.structured_data = json!({ "error": code });
                 outcome.status = Status::PluginFailed { plugin, code };

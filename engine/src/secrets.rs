@@ -48,7 +48,10 @@ impl Sealer {
     pub fn seal(&self, secret: &str) -> String {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         // Encryption with a valid key and nonce cannot fail for in-memory data.
-        let sealed = self.cipher.encrypt(&nonce, secret.as_bytes()).unwrap_or_default();
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, secret.as_bytes())
+            .unwrap_or_default();
         format!("{}{}", hex::encode(nonce), hex::encode(sealed))
     }
 
@@ -59,7 +62,10 @@ impl Sealer {
             return Err(OpenError);
         }
         let (nonce, data) = bytes.split_at(12);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), data).map_err(|_| OpenError)?;
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), data)
+            .map_err(|_| OpenError)?;
         String::from_utf8(plain).map_err(|_| OpenError)
     }
 }
@@ -79,7 +85,11 @@ mod tests {
         let s = Sealer::new("master");
         let sealed = s.seal("sk-very-secret-1234");
         assert!(!sealed.contains("secret"));
-        assert_ne!(sealed, s.seal("sk-very-secret-1234"), "fresh nonce each time");
+        assert_ne!(
+            sealed,
+            s.seal("sk-very-secret-1234"),
+            "fresh nonce each time"
+        );
         assert_eq!(s.open(&sealed).unwrap(), "sk-very-secret-1234");
         assert_eq!(Sealer::new("other").open(&sealed), Err(OpenError));
         assert_eq!(last4("sk-very-secret-1234"), "1234");

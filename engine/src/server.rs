@@ -14,7 +14,10 @@ pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()
 }
 
 /// Serves on an already bound listener (tests bind port 0).
-pub async fn serve_on(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve_on(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     spawn_sighup_reload(state.clone());
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -31,7 +34,9 @@ fn spawn_sighup_reload(state: Arc<AppState>) {
         while hup.recv().await.is_some() {
             match state.reload().await {
                 Ok(n) => tracing::info!(plugins = n, "configuration reloaded"),
-                Err(error) => tracing::error!(%error, "reload refused; the running plugins are unchanged"),
+                Err(error) => {
+                    tracing::error!(%error, "reload refused; the running plugins are unchanged")
+                }
             }
         }
     });

@@ -129,15 +129,21 @@ fn id_text(v: &Json_) -> Option<String> {
 }
 
 /// Checks body identities against the token: a mismatch is 403.
-pub fn check_identity(caller: &Caller, user_id: Option<&Json_>, tenant_id: Option<&Json_>) -> Result<(), ApiError> {
+pub fn check_identity(
+    caller: &Caller,
+    user_id: Option<&Json_>,
+    tenant_id: Option<&Json_>,
+) -> Result<(), ApiError> {
     if let Some(u) = user_id.filter(|v| !v.is_null()) {
-        let u = id_text(u).ok_or_else(|| ApiError::invalid_field("user_id", "must be a string or a number"))?;
+        let u = id_text(u)
+            .ok_or_else(|| ApiError::invalid_field("user_id", "must be a string or a number"))?;
         if u != caller.user_id {
             return Err(ApiError::forbidden("user_id does not match the token"));
         }
     }
     if let Some(t) = tenant_id.filter(|v| !v.is_null()) {
-        let t = id_text(t).ok_or_else(|| ApiError::invalid_field("tenant_id", "must be a number"))?;
+        let t =
+            id_text(t).ok_or_else(|| ApiError::invalid_field("tenant_id", "must be a number"))?;
         if t != caller.tenant.to_string() {
             return Err(ApiError::forbidden("tenant_id does not match the token"));
         }
@@ -183,35 +189,59 @@ pub async fn query(
     let max = state.api.max_query_length;
     let length = text.chars().count();
     if length > max {
-        return Err(ApiError::invalid_field("text", format!("is {length} characters; at most {max} are allowed")));
+        return Err(ApiError::invalid_field(
+            "text",
+            format!("is {length} characters; at most {max} are allowed"),
+        ));
     }
-    if let Some(c) = &body.conversation_id {
-        if c.is_empty() || c.len() > 200 {
-            return Err(ApiError::invalid_field("conversation_id", "must be 1 to 200 characters"));
-        }
+    if let Some(c) = &body.conversation_id
+        && (c.is_empty() || c.len() > 200)
+    {
+        return Err(ApiError::invalid_field(
+            "conversation_id",
+            "must be 1 to 200 characters",
+        ));
     }
     let keep = state.api.max_context_size;
     let mut history: Vec<String> = body
         .context
         .as_ref()
-        .map(|c| c.previous_queries.iter().map(|p| p.text.chars().take(max).collect()).collect())
+        .map(|c| {
+            c.previous_queries
+                .iter()
+                .map(|p| p.text.chars().take(max).collect())
+                .collect()
+        })
         .unwrap_or_default();
-    if history.is_empty() {
-        if let Some(conversation) = &body.conversation_id {
-            history = records::conversation_texts(&state.db, caller.tenant, &caller.user_id, conversation, keep).await?;
-        }
+    if history.is_empty()
+        && let Some(conversation) = &body.conversation_id
+    {
+        history = records::conversation_texts(
+            &state.db,
+            caller.tenant,
+            &caller.user_id,
+            conversation,
+            keep,
+        )
+        .await?;
     }
     if history.len() > keep {
         history.drain(..history.len() - keep);
     }
 
     let perms: Vec<String> = caller.permissions.iter().cloned().collect();
-    let outcome = state.engine.answer(&ctx(&caller), text, &history, Some(&perms)).await;
+    let outcome = state
+        .engine
+        .answer(&ctx(&caller), text, &history, Some(&perms))
+        .await;
     let processing_time = started.elapsed().as_secs_f64();
     let (status_text, error) = match &outcome.status {
         Status::Forbidden { permission } => (
             "refused",
-            Some(ApiError::forbidden(format!("missing permission `{permission}` for intent `{}`", outcome.intent))),
+            Some(ApiError::forbidden(format!(
+                "missing permission `{permission}` for intent `{}`",
+                outcome.intent
+            ))),
         ),
         Status::PluginFailed { plugin, code } => {
             let (status, code_text) = if *code == FailureCode::PluginTimeout {
@@ -219,7 +249,14 @@ pub async fn query(
             } else {
                 (StatusCode::BAD_GATEWAY, "plugin_failed")
             };
-            ("failed", Some(ApiError::new(status, code_text, format!("plugin `{plugin}` failed ({code})"))))
+            (
+                "failed",
+                Some(ApiError::new(
+                    status,
+                    code_text,
+                    format!("plugin `{plugin}` failed ({code})"),
+                )),
+            )
         }
         Status::OutOfScope => ("out_of_scope", None),
         Status::NotSure => ("not_sure", None),
@@ -240,7 +277,8 @@ pub async fn query(
                 .get(&outcome.intent)
                 .map(|i| i.permission().to_owned())
                 .unwrap_or_default();
-            let expires = chrono::Utc::now() + chrono::Duration::seconds(state.api.action_ttl_secs as i64);
+            let expires =
+                chrono::Utc::now() + chrono::Duration::seconds(state.api.action_ttl_secs as i64);
             Some(NewAction {
                 action_id: records::new_id(),
                 intent: outcome.intent.clone(),
@@ -356,10 +394,20 @@ pub async fn feedback(
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     check_identity(&caller, body.user_id.as_ref(), None)?;
     if !(1..=5).contains(&body.rating) {
-        return Err(ApiError::invalid_field("rating", format!("{} is not between 1 and 5", body.rating)));
+        return Err(ApiError::invalid_field(
+            "rating",
+            format!("{} is not between 1 and 5", body.rating),
+        ));
     }
-    if body.comments.as_ref().is_some_and(|c| c.chars().count() > 2000) {
-        return Err(ApiError::invalid_field("comments", "at most 2000 characters"));
+    if body
+        .comments
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 2000)
+    {
+        return Err(ApiError::invalid_field(
+            "comments",
+            "at most 2000 characters",
+        ));
     }
     if !records::query_exists(&state.db, caller.tenant, &body.query_id).await? {
         return Err(ApiError::not_found(format!("no query `{}`", body.query_id)));
@@ -383,7 +431,10 @@ pub async fn feedback(
             status: "received".into(),
             timestamp,
         })),
-        FeedbackOutcome::Duplicate => Err(ApiError::conflict(format!("query `{}` already has feedback", body.query_id))),
+        FeedbackOutcome::Duplicate => Err(ApiError::conflict(format!(
+            "query `{}` already has feedback",
+            body.query_id
+        ))),
     }
 }
 
@@ -445,7 +496,8 @@ pub async fn history(
         return Err(ApiError::invalid_field("page_size", "must be at least 1"));
     }
     let page_size = page_size.min(state.api.max_page_size);
-    let (rows, total) = records::history(&state.db, caller.tenant, &caller.user_id, page, page_size).await?;
+    let (rows, total) =
+        records::history(&state.db, caller.tenant, &caller.user_id, page, page_size).await?;
     Ok(Json(HistoryResponse {
         queries: rows
             .into_iter()
@@ -477,16 +529,27 @@ pub struct ActionResponse {
     pub structured_data: Json_,
 }
 
-async fn load_pending(state: &AppState, caller: &Caller, id: &str) -> Result<records::ActionRow, ApiError> {
+async fn load_pending(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<records::ActionRow, ApiError> {
     let action = records::get_action(&state.db, caller.tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no action `{id}`")))?;
     if action.status == "pending" && action.expires_at < records::now_text() {
-        records::transition_action(&state.db, caller.tenant, id, "pending", "expired", None).await?;
-        return Err(ApiError::conflict(format!("action `{id}` expired at {}", action.expires_at)));
+        records::transition_action(&state.db, caller.tenant, id, "pending", "expired", None)
+            .await?;
+        return Err(ApiError::conflict(format!(
+            "action `{id}` expired at {}",
+            action.expires_at
+        )));
     }
     if action.status != "pending" {
-        return Err(ApiError::conflict(format!("action `{id}` is already {}", action.status)));
+        return Err(ApiError::conflict(format!(
+            "action `{id}` is already {}",
+            action.status
+        )));
     }
     Ok(action)
 }
@@ -512,20 +575,40 @@ pub async fn confirm(
 ) -> Result<Json<ActionResponse>, ApiError> {
     let action = load_pending(&state, &caller, &id).await?;
     if !caller.has(&action.permission) {
-        return Err(ApiError::forbidden(format!("missing permission `{}` to confirm this action", action.permission)));
+        return Err(ApiError::forbidden(format!(
+            "missing permission `{}` to confirm this action",
+            action.permission
+        )));
     }
-    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "executing", None).await? {
-        return Err(ApiError::conflict(format!("action `{id}` is already being handled")));
+    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "executing", None)
+        .await?
+    {
+        return Err(ApiError::conflict(format!(
+            "action `{id}` is already being handled"
+        )));
     }
     let parameters: Json_ = serde_json::from_str(&action.parameters).unwrap_or_else(|_| json!({}));
     let call = ActionCall {
         action: action.action.clone(),
         parameters,
     };
-    match state.engine.plugins().execute(&ctx(&caller), &action.intent, call).await {
+    match state
+        .engine
+        .plugins()
+        .execute(&ctx(&caller), &action.intent, call)
+        .await
+    {
         Ok(outcome) => {
             let result = json!({ "response_text": outcome.response_text, "structured_data": outcome.structured_data });
-            records::transition_action(&state.db, caller.tenant, &id, "executing", "executed", Some(&result.to_string())).await?;
+            records::transition_action(
+                &state.db,
+                caller.tenant,
+                &id,
+                "executing",
+                "executed",
+                Some(&result.to_string()),
+            )
+            .await?;
             Ok(Json(ActionResponse {
                 action_id: id,
                 status: "executed".into(),
@@ -535,16 +618,38 @@ pub async fn confirm(
         }
         Err(error) => {
             let result = json!({ "error": error.to_string() });
-            records::transition_action(&state.db, caller.tenant, &id, "executing", "failed", Some(&result.to_string())).await?;
+            records::transition_action(
+                &state.db,
+                caller.tenant,
+                &id,
+                "executing",
+                "failed",
+                Some(&result.to_string()),
+            )
+            .await?;
             Err(match error {
-                DispatchError::Reported { message, .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "action_refused", message),
-                DispatchError::Failed { code: FailureCode::PluginTimeout, plugin, .. } => {
-                    ApiError::new(StatusCode::GATEWAY_TIMEOUT, "plugin_timeout", format!("plugin `{plugin}` timed out"))
+                DispatchError::Reported { message, .. } => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "action_refused", message)
                 }
-                DispatchError::Failed { code, plugin, .. } => {
-                    ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", format!("plugin `{plugin}` failed ({code})"))
-                }
-                DispatchError::UnknownIntent(i) => ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", format!("no plugin handles `{i}` any more")),
+                DispatchError::Failed {
+                    code: FailureCode::PluginTimeout,
+                    plugin,
+                    ..
+                } => ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "plugin_timeout",
+                    format!("plugin `{plugin}` timed out"),
+                ),
+                DispatchError::Failed { code, plugin, .. } => ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "plugin_failed",
+                    format!("plugin `{plugin}` failed ({code})"),
+                ),
+                DispatchError::UnknownIntent(i) => ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "plugin_failed",
+                    format!("no plugin handles `{i}` any more"),
+                ),
             })
         }
     }
@@ -570,10 +675,17 @@ pub async fn cancel(
 ) -> Result<Json<ActionResponse>, ApiError> {
     let action = load_pending(&state, &caller, &id).await?;
     if !caller.has(&action.permission) {
-        return Err(ApiError::forbidden(format!("missing permission `{}` to cancel this action", action.permission)));
+        return Err(ApiError::forbidden(format!(
+            "missing permission `{}` to cancel this action",
+            action.permission
+        )));
     }
-    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "cancelled", None).await? {
-        return Err(ApiError::conflict(format!("action `{id}` is already being handled")));
+    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "cancelled", None)
+        .await?
+    {
+        return Err(ApiError::conflict(format!(
+            "action `{id}` is already being handled"
+        )));
     }
     Ok(Json(ActionResponse {
         action_id: id,

@@ -47,7 +47,8 @@ impl From<ConfigRow> for AiServiceConfig {
             config_id: r.config_id,
             name: r.name,
             service_url: r.service_url,
-            parameters: serde_json::from_str(&r.parameters).unwrap_or(Json_::Object(Default::default())),
+            parameters: serde_json::from_str(&r.parameters)
+                .unwrap_or(Json_::Object(Default::default())),
             is_default: r.is_default,
             api_key_last4: r.api_key_last4,
             created_at: r.created_at,
@@ -94,20 +95,40 @@ fn admin(caller: &Caller) -> Result<(), ApiError> {
 fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput, ApiError> {
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid_field("name", "must be 1 to 100 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "must be 1 to 100 characters",
+        ));
     }
     match reqwest::Url::parse(&body.service_url) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {}
-        _ => return Err(ApiError::invalid_field("service_url", "must be an http(s) URL")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "service_url",
+                "must be an http(s) URL",
+            ));
+        }
     }
     let parameters = match body.parameters {
         None | Some(Json_::Null) => Json_::Object(Default::default()),
         Some(Json_::Object(m)) => Json_::Object(m),
-        Some(_) => return Err(ApiError::invalid_field("parameters", "must be a JSON object")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "parameters",
+                "must be a JSON object",
+            ));
+        }
     };
     let api_key = match body.api_key {
-        Some(k) if k.trim().is_empty() => return Err(ApiError::invalid_field("api_key", "must not be empty")),
-        Some(k) if k.len() > 4096 => return Err(ApiError::invalid_field("api_key", "at most 4096 characters")),
+        Some(k) if k.trim().is_empty() => {
+            return Err(ApiError::invalid_field("api_key", "must not be empty"));
+        }
+        Some(k) if k.len() > 4096 => {
+            return Err(ApiError::invalid_field(
+                "api_key",
+                "at most 4096 characters",
+            ));
+        }
         Some(k) => Some((state.sealer.seal(&k), last4(&k))),
         None => None,
     };
@@ -135,7 +156,10 @@ fn write_error(e: ConfigWriteError) -> ApiError {
     responses((status = 200, body = AiServiceConfigList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []))
 )]
-pub async fn list(State(state): State<Arc<AppState>>, Auth(caller): Auth) -> Result<Json<AiServiceConfigList>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+) -> Result<Json<AiServiceConfigList>, ApiError> {
     admin(&caller)?;
     let rows = configs::list(&state.db, caller.tenant).await?;
     Ok(Json(AiServiceConfigList {
@@ -204,6 +228,8 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin(&caller)?;
-    configs::delete(&state.db, caller.tenant, &id).await.map_err(write_error)?;
+    configs::delete(&state.db, caller.tenant, &id)
+        .await
+        .map_err(write_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -118,12 +118,21 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(e) => Self::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
-                format!("malformed JSON: {}", e.body_text().rsplit(": ").next().unwrap_or_default()),
+                format!(
+                    "malformed JSON: {}",
+                    e.body_text().rsplit(": ").next().unwrap_or_default()
+                ),
             ),
             JsonRejection::JsonDataError(e) => {
                 let text = e.body_text();
-                let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, d)| d);
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail.to_owned())
+                let detail = text
+                    .split_once("target type: ")
+                    .map_or(text.as_str(), |(_, d)| d);
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    detail.to_owned(),
+                )
             }
             JsonRejection::MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -143,8 +152,14 @@ impl From<JsonRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         let text = rejection.body_text();
-        let detail = text.split_once("query string: ").map_or(text.as_str(), |(_, d)| d);
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail.to_owned())
+        let detail = text
+            .split_once("query string: ")
+            .map_or(text.as_str(), |(_, d)| d);
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            detail.to_owned(),
+        )
     }
 }
 

@@ -73,7 +73,10 @@ pub struct ReloadResponse {
     ),
     security(("bearer" = []))
 )]
-async fn reload(State(state): State<Arc<AppState>>, Auth(caller): Auth) -> Result<Json<ReloadResponse>, ApiError> {
+async fn reload(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+) -> Result<Json<ReloadResponse>, ApiError> {
     if !caller.is_admin() {
         return Err(ApiError::forbidden("the admin role is required"));
     }
@@ -82,7 +85,11 @@ async fn reload(State(state): State<Arc<AppState>>, Auth(caller): Auth) -> Resul
             status: "reloaded".into(),
             plugins,
         })),
-        Err(message) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_refused", message)),
+        Err(message) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reload_refused",
+            message,
+        )),
     }
 }
 
@@ -98,8 +105,15 @@ async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
     let db = state.db.ping().await;
     let plugins = state.engine.plugins().set().plugins().count();
     let ready = db && plugins > 0;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "ready": ready, "database": db, "plugins": plugins })))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "ready": ready, "database": db, "plugins": plugins })),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -107,7 +121,11 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 struct BearerAuth;
@@ -117,7 +135,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -147,10 +170,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/chatbot/query", post(chatbot::query))
         .route("/api/v1/chatbot/feedback", post(chatbot::feedback))
         .route("/api/v1/chatbot/history", get(chatbot::history))
-        .route("/api/v1/chatbot/actions/{id}/confirm", post(chatbot::confirm))
+        .route(
+            "/api/v1/chatbot/actions/{id}/confirm",
+            post(chatbot::confirm),
+        )
         .route("/api/v1/chatbot/actions/{id}/cancel", post(chatbot::cancel))
-        .route("/api/v1/chatbot/config", get(config::list).post(config::create))
-        .route("/api/v1/chatbot/config/{config_id}", put(config::update).delete(config::delete))
+        .route(
+            "/api/v1/chatbot/config",
+            get(config::list).post(config::create),
+        )
+        .route(
+            "/api/v1/chatbot/config/{config_id}",
+            put(config::update).delete(config::delete),
+        )
         .route("/api/v1/admin/reload", post(reload))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -164,6 +196,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error").into_response()
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error",
+            )
+            .into_response()
         }))
 }

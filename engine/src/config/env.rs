@@ -79,7 +79,9 @@ pub fn apply_env(
                     parse(var, key, &value, "an integer")?;
             }
             "CHATBOT_JWT_SECRET" => config.auth.jwt_secret = Some(value),
-            "CHATBOT_JWT_PUBLIC_KEY_FILE" => config.auth.jwt_public_key_file = Some(PathBuf::from(value)),
+            "CHATBOT_JWT_PUBLIC_KEY_FILE" => {
+                config.auth.jwt_public_key_file = Some(PathBuf::from(value))
+            }
             "CHATBOT_MAX_QUERY_LENGTH" => {
                 config.api.max_query_length = parse(var, key, &value, "an integer")?;
             }

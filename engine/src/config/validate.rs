@@ -117,19 +117,51 @@ impl Config {
             1000,
         )?;
 
-        check_range(self, "api.max_query_length", self.api.max_query_length as u64, 1, 100_000)?;
-        check_range(self, "api.max_context_size", self.api.max_context_size as u64, 0, 100)?;
-        check_range(self, "api.action_ttl_secs", self.api.action_ttl_secs, 1, 30 * 86_400)?;
-        check_range(self, "api.max_page_size", u64::from(self.api.max_page_size), 1, 1000)?;
-        if let Some(secret) = &self.auth.jwt_secret {
-            if secret.len() < 16 {
-                return Err(invalid(self, "auth.jwt_secret", "is too short: use at least 16 characters"));
-            }
+        check_range(
+            self,
+            "api.max_query_length",
+            self.api.max_query_length as u64,
+            1,
+            100_000,
+        )?;
+        check_range(
+            self,
+            "api.max_context_size",
+            self.api.max_context_size as u64,
+            0,
+            100,
+        )?;
+        check_range(
+            self,
+            "api.action_ttl_secs",
+            self.api.action_ttl_secs,
+            1,
+            30 * 86_400,
+        )?;
+        check_range(
+            self,
+            "api.max_page_size",
+            u64::from(self.api.max_page_size),
+            1,
+            1000,
+        )?;
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.len() < 16
+        {
+            return Err(invalid(
+                self,
+                "auth.jwt_secret",
+                "is too short: use at least 16 characters",
+            ));
         }
         if let Some(path) = &self.auth.jwt_public_key_file {
             let resolved = self.resolve_path(path);
             if !resolved.is_file() {
-                return Err(invalid(self, "auth.jwt_public_key_file", format!("no such file: {}", resolved.display())));
+                return Err(invalid(
+                    self,
+                    "auth.jwt_public_key_file",
+                    format!("no such file: {}", resolved.display()),
+                ));
             }
         }
 

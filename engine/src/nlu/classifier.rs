@@ -74,7 +74,12 @@ fn softmax_in_place(scores: &mut [f32]) {
 impl Classifier {
     /// Trains on `(features, class)` pairs with `classes` classes over
     /// `dims` features.
-    pub fn train(data: &[(Sparse, usize)], classes: usize, dims: usize, settings: TrainSettings) -> Self {
+    pub fn train(
+        data: &[(Sparse, usize)],
+        classes: usize,
+        dims: usize,
+        settings: TrainSettings,
+    ) -> Self {
         let mut weights = vec![0.0f32; dims * classes];
         let mut grad_sq = vec![1e-6f32; dims * classes];
         let mut bias = vec![0.0f32; classes];

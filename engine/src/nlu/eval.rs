@@ -58,7 +58,9 @@ pub fn normalise(value: &Json) -> String {
             Ok(n) if !s.trim().is_empty() => super::entities::format_number(n),
             _ => s.clone(),
         },
-        Json::Number(n) => n.as_f64().map_or_else(|| n.to_string(), super::entities::format_number),
+        Json::Number(n) => n
+            .as_f64()
+            .map_or_else(|| n.to_string(), super::entities::format_number),
         other => other.to_string(),
     }
 }
@@ -185,17 +187,25 @@ pub fn evaluate(nlu: &Nlu, cases: &[Case]) -> Report {
         score.precision = ratio(score.correct, score.predicted);
         score.recall = ratio(score.correct, score.support);
     }
-    let mut confusions: Vec<(String, String, usize)> =
-        confusions.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    let mut confusions: Vec<(String, String, usize)> = confusions
+        .into_iter()
+        .map(|((a, b), n)| (a, b, n))
+        .collect();
     confusions.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     worst.sort_by(|a, b| {
         let wrong_a = a.expected_intent != a.predicted_intent;
         let wrong_b = b.expected_intent != b.predicted_intent;
-        wrong_b.cmp(&wrong_a).then(b.confidence.total_cmp(&a.confidence))
+        wrong_b
+            .cmp(&wrong_a)
+            .then(b.confidence.total_cmp(&a.confidence))
     });
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
-    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
     Report {
         cases: cases.len(),
         intent_accuracy: ratio(correct, cases.len()),
@@ -213,14 +223,24 @@ impl Report {
     pub fn to_text(&self, max_worst: usize) -> String {
         let mut out = format!(
             "cases: {}\nintent accuracy: {:.3}\nentities: precision {:.3}, recall {:.3}, F1 {:.3}\n\n",
-            self.cases, self.intent_accuracy, self.entity_precision, self.entity_recall, self.entity_f1
+            self.cases,
+            self.intent_accuracy,
+            self.entity_precision,
+            self.entity_recall,
+            self.entity_f1
         );
-        out.push_str(&format!("{:<32} {:>7} {:>9} {:>7}\n", "intent", "support", "precision", "recall"));
+        out.push_str(&format!(
+            "{:<32} {:>7} {:>9} {:>7}\n",
+            "intent", "support", "precision", "recall"
+        ));
         for (name, s) in &self.per_intent {
             if s.support == 0 && s.predicted == 0 {
                 continue;
             }
-            out.push_str(&format!("{name:<32} {:>7} {:>9.3} {:>7.3}\n", s.support, s.precision, s.recall));
+            out.push_str(&format!(
+                "{name:<32} {:>7} {:>9.3} {:>7.3}\n",
+                s.support, s.precision, s.recall
+            ));
         }
         if !self.confusions.is_empty() {
             out.push_str("\nconfusions (expected → predicted):\n");
@@ -234,7 +254,11 @@ impl Report {
                 out.push_str(&format!(
                     "  {:?}{}\n      expected {} {:?}\n      got      {} ({:.2}) {:?}\n",
                     m.text,
-                    if m.history.is_empty() { String::new() } else { format!(" after {:?}", m.history) },
+                    if m.history.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {:?}", m.history)
+                    },
                     m.expected_intent,
                     m.expected_entities,
                     m.predicted_intent,

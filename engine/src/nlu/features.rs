@@ -101,10 +101,10 @@ fn raw_features(words: &[String], settings: &FeatureSettings) -> (Vec<String>, V
             word_feats.push(format!("b:{prev} {w}"));
         }
     }
-    if settings.bigrams {
-        if let Some(last) = words.last() {
-            word_feats.push(format!("b:{last} </s>"));
-        }
+    if settings.bigrams
+        && let Some(last) = words.last()
+    {
+        word_feats.push(format!("b:{last} </s>"));
     }
     let mut char_feats = Vec::new();
     for w in words.iter().filter(|w| !w.starts_with("__")) {
@@ -195,7 +195,11 @@ impl Featurizer {
                 .sum::<f32>()
                 .sqrt();
             if norm > 0.0 {
-                let weight = if char_group { self.settings.char_weight } else { 1.0 };
+                let weight = if char_group {
+                    self.settings.char_weight
+                } else {
+                    1.0
+                };
                 for (i, v) in &mut vec {
                     if self.is_char[*i as usize] == char_group {
                         *v = *v / norm * weight;

@@ -71,7 +71,10 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
     };
     // What the conversation could supply, if the text refers back to it.
     let available: Vec<&str> = if refers_back(text) {
-        previous.iter().flat_map(|p| p.entities.keys().map(String::as_str)).collect()
+        previous
+            .iter()
+            .flat_map(|p| p.entities.keys().map(String::as_str))
+            .collect()
     } else {
         Vec::new()
     };
@@ -128,7 +131,11 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
             if alt.is_some_and(|a| result.entities.contains_key(a)) {
                 continue;
             }
-            if let Some(value) = previous.iter().rev().find_map(|p| p.entities.get(name).cloned()) {
+            if let Some(value) = previous
+                .iter()
+                .rev()
+                .find_map(|p| p.entities.get(name).cloned())
+            {
                 result.entities.insert(name.clone(), value);
                 result.from_history.push(name.clone());
             }
@@ -143,11 +150,21 @@ mod tests {
 
     #[test]
     fn detail_swaps_are_recognised() {
-        let e = |name, s, e| Entity { name, value: String::new(), span: (s, e) };
-        assert!(swaps_a_detail("what about the south?", &[e("region", 15, 20)]));
+        let e = |name, s, e| Entity {
+            name,
+            value: String::new(),
+            span: (s, e),
+        };
+        assert!(swaps_a_detail(
+            "what about the south?",
+            &[e("region", 15, 20)]
+        ));
         assert!(swaps_a_detail("and for KLM204?", &[e("customer", 8, 14)]));
         assert!(!swaps_a_detail("and their invoices?", &[]));
         assert!(!swaps_a_detail("thanks, that's all", &[]));
-        assert!(!swaps_a_detail("show invoices for KLM204", &[e("customer", 18, 24)]));
+        assert!(!swaps_a_detail(
+            "show invoices for KLM204",
+            &[e("customer", 18, 24)]
+        ));
     }
 }

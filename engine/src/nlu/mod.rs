@@ -50,7 +50,8 @@ pub struct IntentSchema {
 impl IntentSchema {
     /// Whether the intent takes `entity`.
     pub fn takes(&self, entity: &str) -> bool {
-        self.required.iter().flatten().any(|e| e == entity) || self.optional.iter().any(|e| e == entity)
+        self.required.iter().flatten().any(|e| e == entity)
+            || self.optional.iter().any(|e| e == entity)
     }
 }
 
@@ -127,7 +128,10 @@ pub enum NluError {
 impl Nlu {
     /// Trains on the examples of every intent in `registry`, the engine's
     /// out-of-scope examples, and `extra` (deployment training data).
-    pub fn from_registry(registry: &IntentRegistry, extra: &[TrainingExample]) -> Result<Self, NluError> {
+    pub fn from_registry(
+        registry: &IntentRegistry,
+        extra: &[TrainingExample],
+    ) -> Result<Self, NluError> {
         let mut schemas = BTreeMap::new();
         let mut examples = Vec::new();
         for intent in registry.iter() {
@@ -266,11 +270,17 @@ impl Nlu {
     pub fn interpret_with_context(&self, text: &str, available: &[&str]) -> Interpretation {
         let entities = self.extractor.extract(text);
         let mut ranked = self.classify_with(text, &entities);
-        let present: Vec<&str> = entities.iter().map(|e| e.name).chain(available.iter().copied()).collect();
+        let present: Vec<&str> = entities
+            .iter()
+            .map(|e| e.name)
+            .chain(available.iter().copied())
+            .collect();
         let mut total = 0.0;
         for (intent, p) in &mut ranked {
             let satisfied = self.schemas.get(intent.as_str()).is_none_or(|s| {
-                s.required.iter().all(|group| group.iter().any(|e| present.contains(&e.as_str())))
+                s.required
+                    .iter()
+                    .all(|group| group.iter().any(|e| present.contains(&e.as_str())))
             });
             if !satisfied {
                 *p *= self.settings.missing_entity_factor;
@@ -283,7 +293,10 @@ impl Nlu {
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let (mut intent, mut confidence) = ranked.first().cloned().unwrap_or((NONE_INTENT.to_owned(), 1.0));
+        let (mut intent, mut confidence) = ranked
+            .first()
+            .cloned()
+            .unwrap_or((NONE_INTENT.to_owned(), 1.0));
         if intent != NONE_INTENT && confidence < self.settings.none_below {
             intent = NONE_INTENT.to_owned();
             confidence = 1.0 - confidence;
@@ -310,7 +323,11 @@ impl Nlu {
         let Some(schema) = self.schemas.get(intent) else {
             return BTreeMap::new();
         };
-        let kept: Vec<Entity> = all.iter().filter(|e| schema.takes(e.name)).cloned().collect();
+        let kept: Vec<Entity> = all
+            .iter()
+            .filter(|e| schema.takes(e.name))
+            .cloned()
+            .collect();
         entities::to_map(&kept)
     }
 

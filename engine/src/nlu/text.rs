@@ -90,14 +90,20 @@ impl Vocabulary {
     /// sentence are taken for names and left out.
     pub fn learn<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
         for text in texts {
-            for (i, (_, _, w)) in super::entities::words_with_spans(text).into_iter().enumerate() {
+            for (i, (_, _, w)) in super::entities::words_with_spans(text)
+                .into_iter()
+                .enumerate()
+            {
                 let capital = w.chars().next().is_some_and(char::is_uppercase);
                 let has_digit = w.chars().any(|c| c.is_ascii_digit());
                 if (capital && i > 0) || has_digit || w.contains('@') {
                     continue;
                 }
                 let lower = w.to_lowercase();
-                let lower = lower.trim_end_matches("'s").trim_end_matches("’s").to_owned();
+                let lower = lower
+                    .trim_end_matches("'s")
+                    .trim_end_matches("’s")
+                    .to_owned();
                 *self.counts.entry(lower).or_default() += 1;
             }
         }
@@ -170,7 +176,11 @@ mod tests {
     #[test]
     fn corrects_typos_to_known_words() {
         let mut v = Vocabulary::common();
-        v.learn(["show invoices for the customer", "outstanding balance", "Bills of John Smith"]);
+        v.learn([
+            "show invoices for the customer",
+            "outstanding balance",
+            "Bills of John Smith",
+        ]);
         assert_eq!(v.correct("invocies"), Some("invoices"));
         assert_eq!(v.correct("custmer"), Some("customer"));
         assert_eq!(v.correct("outstandng"), Some("outstanding"));

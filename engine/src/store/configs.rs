@@ -31,12 +31,13 @@ pub struct ConfigRow {
 
 /// `is_default` is read through a cast: sqlx's `Any` driver cannot decode
 /// SQLite's BOOLEAN columns.
-const COLUMNS: &str =
-    "config_id, name, service_url, parameters, api_key_last4, CAST(CASE WHEN is_default THEN 1 ELSE 0 END AS BIGINT) AS is_default, created_at, updated_at";
+const COLUMNS: &str = "config_id, name, service_url, parameters, api_key_last4, CAST(CASE WHEN is_default THEN 1 ELSE 0 END AS BIGINT) AS is_default, created_at, updated_at";
 
 /// Reads a boolean selected as `CAST(x AS BIGINT)`.
 fn read_bool(r: &AnyRow, i: usize) -> Result<bool, sqlx::Error> {
-    r.try_get::<i64, _>(i).map(|v| v != 0).or_else(|_| r.try_get::<bool, _>(i))
+    r.try_get::<i64, _>(i)
+        .map(|v| v != 0)
+        .or_else(|_| r.try_get::<bool, _>(i))
 }
 
 async fn is_default_of(
@@ -90,20 +91,24 @@ impl From<sqlx::Error> for ConfigWriteError {
 
 /// All configurations of the tenant, by name.
 pub async fn list(db: &Db, tenant: TenantId) -> Result<Vec<ConfigRow>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM ai_service_configs WHERE tenant_id = $1 ORDER BY name"))
-        .bind(tenant.get())
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM ai_service_configs WHERE tenant_id = $1 ORDER BY name"
+    ))
+    .bind(tenant.get())
+    .fetch_all(db.pool())
+    .await?;
     Ok(rows.iter().map(read).collect::<Result<_, _>>()?)
 }
 
 /// One configuration of the tenant.
 pub async fn get(db: &Db, tenant: TenantId, id: &str) -> Result<Option<ConfigRow>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2"))
-        .bind(tenant.get())
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2"
+    ))
+    .bind(tenant.get())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.as_ref().map(read).transpose()?)
 }
 
@@ -138,15 +143,21 @@ async fn name_taken(
 }
 
 /// Creates a configuration; the tenant's first one becomes the default.
-pub async fn create(db: &Db, tenant: TenantId, id: &str, input: &ConfigInput) -> Result<ConfigRow, ConfigWriteError> {
+pub async fn create(
+    db: &Db,
+    tenant: TenantId,
+    id: &str,
+    input: &ConfigInput,
+) -> Result<ConfigRow, ConfigWriteError> {
     let mut tx = db.pool().begin().await?;
     if name_taken(&mut tx, tenant, &input.name, id).await? {
         return Err(ConfigWriteError::DuplicateName(input.name.clone()));
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ai_service_configs WHERE tenant_id = $1")
-        .bind(tenant.get())
-        .fetch_one(&mut *tx)
-        .await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ai_service_configs WHERE tenant_id = $1")
+            .bind(tenant.get())
+            .fetch_one(&mut *tx)
+            .await?;
     let is_default = input.is_default || count == 0;
     if is_default {
         sqlx::query("UPDATE ai_service_configs SET is_default = $1 WHERE tenant_id = $2")
@@ -156,7 +167,10 @@ pub async fn create(db: &Db, tenant: TenantId, id: &str, input: &ConfigInput) ->
             .await?;
     }
     let now = now_text();
-    let (sealed, last4) = input.api_key.clone().map_or((None, None), |(s, l)| (Some(s), Some(l)));
+    let (sealed, last4) = input
+        .api_key
+        .clone()
+        .map_or((None, None), |(s, l)| (Some(s), Some(l)));
     let inserted = sqlx::query(
         "INSERT INTO ai_service_configs (config_id, tenant_id, name, service_url, parameters, api_key_encrypted, api_key_last4, is_default, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -181,11 +195,18 @@ pub async fn create(db: &Db, tenant: TenantId, id: &str, input: &ConfigInput) ->
         }
     }
     tx.commit().await?;
-    get(db, tenant, id).await?.ok_or_else(|| ConfigWriteError::NotFound(id.to_owned()))
+    get(db, tenant, id)
+        .await?
+        .ok_or_else(|| ConfigWriteError::NotFound(id.to_owned()))
 }
 
 /// Replaces a configuration's fields.
-pub async fn update(db: &Db, tenant: TenantId, id: &str, input: &ConfigInput) -> Result<ConfigRow, ConfigWriteError> {
+pub async fn update(
+    db: &Db,
+    tenant: TenantId,
+    id: &str,
+    input: &ConfigInput,
+) -> Result<ConfigRow, ConfigWriteError> {
     let mut tx = db.pool().begin().await?;
     let current = is_default_of(&mut tx, tenant, id).await?;
     let Some(was_default) = current else {
@@ -228,7 +249,9 @@ pub async fn update(db: &Db, tenant: TenantId, id: &str, input: &ConfigInput) ->
             .await?;
     }
     tx.commit().await?;
-    get(db, tenant, id).await?.ok_or_else(|| ConfigWriteError::NotFound(id.to_owned()))
+    get(db, tenant, id)
+        .await?
+        .ok_or_else(|| ConfigWriteError::NotFound(id.to_owned()))
 }
 
 /// Deletes a configuration; when it was the default, the oldest other one
@@ -266,11 +289,12 @@ pub async fn delete(db: &Db, tenant: TenantId, id: &str) -> Result<(), ConfigWri
 
 /// The sealed key of a configuration (for the AI client, never the API).
 pub async fn sealed_key(db: &Db, tenant: TenantId, id: &str) -> Result<Option<String>, StoreError> {
-    let key: Option<Option<String>> =
-        sqlx::query_scalar("SELECT api_key_encrypted FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2")
-            .bind(tenant.get())
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?;
+    let key: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT api_key_encrypted FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2",
+    )
+    .bind(tenant.get())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(key.flatten())
 }

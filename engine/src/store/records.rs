@@ -71,7 +71,11 @@ pub struct NewAction {
 }
 
 /// Records a query (and its proposed action) in one transaction.
-pub async fn insert_query(db: &Db, q: &NewQuery, action: Option<&NewAction>) -> Result<(), StoreError> {
+pub async fn insert_query(
+    db: &Db,
+    q: &NewQuery,
+    action: Option<&NewAction>,
+) -> Result<(), StoreError> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "INSERT INTO chatbot_queries (query_id, tenant_id, user_id, conversation_id, text, response_text, structured_data, intent, confidence, processing_time, status, interpreter, created_at) \
@@ -134,7 +138,10 @@ pub async fn conversation_texts(
     .bind(limit as i64)
     .fetch_all(db.pool())
     .await?;
-    let mut texts: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
+    let mut texts: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
     texts.reverse();
     Ok(texts)
 }
@@ -162,11 +169,13 @@ pub async fn history(
     page: u32,
     page_size: u32,
 ) -> Result<(Vec<HistoryRow>, i64), StoreError> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chatbot_queries WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant.get())
-        .bind(user_id)
-        .fetch_one(db.pool())
-        .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM chatbot_queries WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant.get())
+    .bind(user_id)
+    .fetch_one(db.pool())
+    .await?;
     let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
     let rows = sqlx::query(
         "SELECT q.query_id, q.text, q.response_text, q.created_at, f.rating FROM chatbot_queries q \
@@ -196,11 +205,13 @@ pub async fn history(
 
 /// Whether a query exists in the tenant.
 pub async fn query_exists(db: &Db, tenant: TenantId, query_id: &str) -> Result<bool, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chatbot_queries WHERE tenant_id = $1 AND query_id = $2")
-        .bind(tenant.get())
-        .bind(query_id)
-        .fetch_one(db.pool())
-        .await?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM chatbot_queries WHERE tenant_id = $1 AND query_id = $2",
+    )
+    .bind(tenant.get())
+    .bind(query_id)
+    .fetch_one(db.pool())
+    .await?;
     Ok(n > 0)
 }
 
@@ -225,10 +236,11 @@ pub async fn insert_feedback(
     comments: Option<&str>,
     created_at: &str,
 ) -> Result<FeedbackOutcome, StoreError> {
-    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chatbot_feedback WHERE query_id = $1")
-        .bind(query_id)
-        .fetch_one(db.pool())
-        .await?;
+    let existing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM chatbot_feedback WHERE query_id = $1")
+            .bind(query_id)
+            .fetch_one(db.pool())
+            .await?;
     if existing > 0 {
         return Ok(FeedbackOutcome::Duplicate);
     }
@@ -278,7 +290,11 @@ pub struct ActionRow {
 }
 
 /// An action of the tenant.
-pub async fn get_action(db: &Db, tenant: TenantId, action_id: &str) -> Result<Option<ActionRow>, StoreError> {
+pub async fn get_action(
+    db: &Db,
+    tenant: TenantId,
+    action_id: &str,
+) -> Result<Option<ActionRow>, StoreError> {
     let row = sqlx::query(
         "SELECT action_id, query_id, intent, plugin, action, parameters, summary, permission, status, expires_at \
          FROM chatbot_actions WHERE tenant_id = $1 AND action_id = $2",

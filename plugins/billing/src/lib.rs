@@ -119,7 +119,15 @@ fn customer_invoices(request: &Request) -> Result<Answer, PluginError> {
     let text = if invoices.is_empty() {
         format!("{} has no {what}{note}.", customer.label())
     } else {
-        let line = |i: &Invoice| format!("{} for {} ({}, {})", i.invoice_id, money(i.amount_cents), i.status, i.issued_on);
+        let line = |i: &Invoice| {
+            format!(
+                "{} for {} ({}, {})",
+                i.invoice_id,
+                money(i.amount_cents),
+                i.status,
+                i.issued_on
+            )
+        };
         let open: Vec<&Invoice> = invoices.iter().filter(|i| i.status != "paid").collect();
         let owed: i64 = open.iter().map(|i| i.amount_cents).sum();
         if invoices.len() <= 6 {
