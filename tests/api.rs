@@ -712,3 +712,69 @@ on_both!(
     config_endpoints,
     conversations_and_docs
 );
+
+/// A plugin that fails gets 502, one that runs past its deadline 504; the
+/// failed query is still recorded, and the server keeps answering.
+#[tokio::test]
+async fn plugin_failures_are_502_and_504() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display());
+    let db = Db::open(&url, 4).await.unwrap();
+    switchboard::demo::seed(&db, false).await.unwrap();
+    let config = common::config(
+        dir.path(),
+        r#"
+[plugins]
+cache_dir = "{cache}"
+[plugins.breaker]
+failure_threshold = 100
+[[plugin]]
+name = "hostile"
+path = "{wasm:hostile}"
+grants = ["hostile.customers"]
+limits = { deadline_ms = 100 }
+"#,
+    );
+    let plugins = PluginHost::start(&config, Some(db.clone())).await.unwrap();
+    let engine = QueryEngine::new(plugins, QuerySettings::default()).unwrap();
+    let state = Arc::new(AppState {
+        engine,
+        db: db.clone(),
+        auth: Authenticator::hs256(SECRET),
+        sealer: Sealer::new("k"),
+        api: ApiConfig::default(),
+        config_path: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let s = Server {
+        base,
+        http: reqwest::Client::new(),
+        db,
+        pg_database: None,
+        _dir: dir,
+    };
+    let token = s.token("9", 1, "support_agent", &["hostile_read", "network_read"]);
+
+    let (st, b) = s.ask(&token, "hostile infinite_loop").await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::GATEWAY_TIMEOUT, "plugin_timeout"),
+        "{b}"
+    );
+    let (st, b) = s.ask(&token, "hostile panic").await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::BAD_GATEWAY, "plugin_failed"),
+        "{b}"
+    );
+    assert!(
+        !b.to_string().contains("panicked"),
+        "no stack trace or panic text: {b}"
+    );
+    let (st, _) = s.ask(&token, "any outages in the north?").await;
+    assert_eq!(st, StatusCode::OK, "the engine keeps serving");
+    let (_, h) = s.get("/api/v1/chatbot/history", &token).await;
+    assert_eq!(h["total"], 3, "failed queries are recorded too");
+}

@@ -61,6 +61,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Trains a fresh classifier on TRAIN and scores it on TEST (public
+    /// intent benchmarks; `{"text", "intent"}` lines, `none` = out of scope).
+    NluBench {
+        /// Training file.
+        #[arg(long)]
+        train: PathBuf,
+        /// Test file, read only after training.
+        #[arg(long)]
+        test: PathBuf,
+        /// Prints one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Answers one question end to end on the local database.
     Ask {
         /// The question.
@@ -338,6 +351,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                 exp: now_secs() + ttl,
             };
             println!("{}", auth.sign(&claims).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        Command::NluBench { train, test, json } => {
+            let report = switchboard::nlu::bench::run(
+                &train,
+                &test,
+                switchboard::nlu::NluSettings::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", report.to_text());
+            }
             Ok(())
         }
         Command::DemoData { reset } => {

@@ -9,6 +9,7 @@
 //! [`classifier`] (multinomial logistic regression, calibrated softmax) →
 //! [`followup`] (use the conversation's earlier queries).
 
+pub mod bench;
 pub mod classifier;
 pub mod entities;
 pub mod eval;

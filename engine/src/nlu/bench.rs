@@ -1,0 +1,204 @@
+//! `switchboard nlu-bench`: train a fresh classifier on a public intent
+//! dataset's train file, then (and only then) read and predict its test
+//! file, and report accuracy, macro F1, per-intent precision/recall, timing,
+//! and in-scope accuracy / out-of-scope recall when `none` is present.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Nlu, NluSettings, TrainingExample};
+use crate::registry::NONE_INTENT;
+
+/// Per-intent figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClassScore {
+    /// Test cases with this gold intent.
+    pub support: usize,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+}
+
+/// The benchmark's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Training utterances.
+    pub train_examples: usize,
+    /// Test utterances.
+    pub test_examples: usize,
+    /// Overall accuracy.
+    pub accuracy: f64,
+    /// Macro F1 over the gold intents.
+    pub macro_f1: f64,
+    /// Accuracy on cases whose gold intent is not `none` (all cases when
+    /// there is no `none`).
+    pub in_scope_accuracy: f64,
+    /// Share of `none` cases predicted `none` (null without `none`).
+    pub oos_recall: Option<f64>,
+    /// Seconds to train.
+    pub train_seconds: f64,
+    /// Predictions per second on one core.
+    pub predict_per_second: f64,
+    /// Per intent.
+    pub per_intent: BTreeMap<String, ClassScore>,
+}
+
+/// A file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// I/O.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A bad line.
+    #[error("{path}: line {line}: {message}")]
+    Line {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Training failed.
+    #[error("training: {0}")]
+    Train(#[from] super::NluError),
+}
+
+/// Reads `{"text", "intent"}` JSON lines.
+pub fn read_examples(path: &Path) -> Result<Vec<TrainingExample>, BenchError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| BenchError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str::<TrainingExample>(l).map_err(|e| BenchError::Line {
+                path: name.clone(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Trains on `train`, then reads and predicts `test`.
+pub fn run(train: &Path, test: &Path, settings: NluSettings) -> Result<BenchReport, BenchError> {
+    let examples = read_examples(train)?;
+    let train_examples = examples.len();
+    let started = Instant::now();
+    let nlu = Nlu::train(examples, BTreeMap::new(), settings)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    // The test file is read only now that training is done.
+    let cases = read_examples(test)?;
+    let has_none = nlu.intents().iter().any(|i| i == NONE_INTENT);
+    let started = Instant::now();
+    let predicted: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            let ranked = nlu.classify(&c.text);
+            match ranked.first() {
+                Some((_, p)) if has_none && *p < settings.none_below => NONE_INTENT.to_owned(),
+                Some((intent, _)) => intent.clone(),
+                None => NONE_INTENT.to_owned(),
+            }
+        })
+        .collect();
+    let predict_seconds = started.elapsed().as_secs_f64().max(1e-9);
+
+    let mut tp: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut gold: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pred: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut correct, mut in_total, mut in_correct, mut oos_total, mut oos_hit) = (0, 0, 0, 0, 0);
+    for (case, p) in cases.iter().zip(&predicted) {
+        *gold.entry(case.intent.as_str()).or_default() += 1;
+        *pred.entry(p.as_str()).or_default() += 1;
+        let ok = *p == case.intent;
+        if ok {
+            correct += 1;
+            *tp.entry(case.intent.as_str()).or_default() += 1;
+        }
+        if case.intent == NONE_INTENT {
+            oos_total += 1;
+            oos_hit += usize::from(ok);
+        } else {
+            in_total += 1;
+            in_correct += usize::from(ok);
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut per_intent = BTreeMap::new();
+    for (&intent, &support) in &gold {
+        let t = tp.get(intent).copied().unwrap_or(0);
+        let precision = ratio(t, pred.get(intent).copied().unwrap_or(0));
+        let recall = ratio(t, support);
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        per_intent.insert(
+            intent.to_owned(),
+            ClassScore {
+                support,
+                precision,
+                recall,
+                f1,
+            },
+        );
+    }
+    let macro_f1 = per_intent.values().map(|s| s.f1).sum::<f64>() / per_intent.len().max(1) as f64;
+    Ok(BenchReport {
+        train_examples,
+        test_examples: cases.len(),
+        accuracy: ratio(correct, cases.len()),
+        macro_f1,
+        in_scope_accuracy: ratio(in_correct, in_total),
+        oos_recall: (oos_total > 0).then(|| ratio(oos_hit, oos_total)),
+        train_seconds,
+        predict_per_second: cases.len() as f64 / predict_seconds,
+        per_intent,
+    })
+}
+
+impl BenchReport {
+    /// A readable report.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "train {} / test {} utterances\naccuracy {:.4}  macro F1 {:.4}  in-scope accuracy {:.4}  out-of-scope recall {}\ntraining {:.2} s, prediction {:.0} utterances/s\n\n",
+            self.train_examples,
+            self.test_examples,
+            self.accuracy,
+            self.macro_f1,
+            self.in_scope_accuracy,
+            self.oos_recall
+                .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.4}")),
+            self.train_seconds,
+            self.predict_per_second,
+        );
+        out.push_str(&format!(
+            "{:<40} {:>7} {:>9} {:>7}\n",
+            "intent", "support", "precision", "recall"
+        ));
+        for (name, s) in &self.per_intent {
+            out.push_str(&format!(
+                "{name:<40} {:>7} {:>9.3} {:>7.3}\n",
+                s.support, s.precision, s.recall
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,67 @@
+//! `switchboard nlu-bench` on the small Braun et al. corpora (CC BY-SA 3.0,
+//! copied under tests/data/braun): a regression guard with floors a little
+//! under what was measured (chatbot 0.991, askubuntu 0.917, webapps 0.797),
+//! not a timing test.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bench(corpus: &str) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/braun")
+        .join(corpus);
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["nlu-bench", "--json", "--train"])
+        .arg(dir.join("train.jsonl"))
+        .arg("--test")
+        .arg(dir.join("test.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn braun_corpora_stay_above_their_floors() {
+    for (corpus, floor) in [("chatbot", 0.97), ("askubuntu", 0.89), ("webapps", 0.76)] {
+        let r = bench(corpus);
+        let accuracy = r["accuracy"].as_f64().unwrap();
+        assert!(
+            accuracy >= floor,
+            "{corpus}: accuracy {accuracy} below {floor}"
+        );
+        for key in [
+            "macro_f1",
+            "in_scope_accuracy",
+            "train_seconds",
+            "predict_per_second",
+        ] {
+            assert!(r[key].is_number(), "{corpus}: {key} missing");
+        }
+        assert!(r["oos_recall"].is_null(), "no `none` in Braun");
+    }
+}
+
+#[test]
+fn a_bad_training_line_is_named() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let train = dir.path().join("train.jsonl");
+    std::fs::write(
+        &train,
+        "{\"text\": \"a\", \"intent\": \"x\"}\n{\"text\": 1}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["nlu-bench", "--train"])
+        .arg(&train)
+        .arg("--test")
+        .arg(&train)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
