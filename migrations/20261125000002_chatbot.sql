@@ -62,6 +62,8 @@ CREATE TABLE ai_service_configs (
     updated_at         TEXT   NOT NULL,
     UNIQUE (tenant_id, name)
 );
+-- At most one default per tenant, even under concurrent writes.
+CREATE UNIQUE INDEX ai_service_configs_one_default ON ai_service_configs (tenant_id) WHERE is_default;
 
 CREATE TABLE api_keys (
     key_id       TEXT PRIMARY KEY,

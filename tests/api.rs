@@ -778,3 +778,66 @@ limits = { deadline_ms = 100 }
     let (_, h) = s.get("/api/v1/chatbot/history", &token).await;
     assert_eq!(h["total"], 3, "failed queries are recorded too");
 }
+
+/// Metrics in Prometheus text, and a request id on every response.
+#[tokio::test]
+async fn metrics_and_request_ids() {
+    let s = start(Backend::Sqlite).await;
+    let me = s.agent("m1", 1);
+    let r = s
+        .http
+        .post(format!("{}/api/v1/chatbot/query", s.base))
+        .bearer_auth(&me)
+        .header("x-request-id", "req-123")
+        .json(&json!({ "text": "any outages in the north?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "req-123",
+        "an incoming id is kept"
+    );
+    let r = s
+        .http
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()
+            .get("x-request-id")
+            .is_some_and(|v| !v.is_empty()),
+        "one is made otherwise"
+    );
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "switchboard_http_requests_total",
+        "switchboard_query_duration_seconds",
+        "switchboard_plugin_call_duration_seconds",
+        "switchboard_query_confidence",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &me,
+            json!({ "text": "outages\u{0} in the north" }),
+        )
+        .await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "control characters refused"
+    );
+    s.finish().await;
+}

@@ -27,6 +27,7 @@ pub mod registry;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod tenant;
 
 pub use tenant::TenantId;

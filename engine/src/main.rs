@@ -221,12 +221,19 @@ fn run_nlu(nlu: &switchboard::nlu::Nlu, export: bool) -> Result<(), String> {
         }
         let value = match serde_json::from_str::<NluLine>(&line) {
             Ok(input) => {
-                let i = nlu.interpret(&input.text, &input.history);
-                serde_json::json!({
-                    "intent": i.intent,
-                    "confidence": (f64::from(i.confidence) * 1e4).round() / 1e4,
-                    "entities": entities_json(&i.entities),
-                })
+                // One line out per line in, whatever happens to this one.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    nlu.interpret(&input.text, &input.history)
+                })) {
+                    Ok(i) => serde_json::json!({
+                        "intent": i.intent,
+                        "confidence": (f64::from(i.confidence) * 1e4).round() / 1e4,
+                        "entities": entities_json(&i.entities),
+                    }),
+                    Err(_) => {
+                        serde_json::json!({ "error": "internal error interpreting this line" })
+                    }
+                }
             }
             Err(e) => serde_json::json!({ "error": format!("invalid input line: {e}") }),
         };

@@ -93,6 +93,8 @@ impl Default for QuerySettings {
 pub struct QueryEngine {
     plugins: PluginHost,
     nlu: ArcSwap<Nlu>,
+    /// One reload at a time, so plugins and NLU always match.
+    reloading: tokio::sync::Mutex<()>,
     settings: QuerySettings,
 }
 
@@ -126,6 +128,7 @@ impl QueryEngine {
         Ok(Self {
             plugins,
             nlu: ArcSwap::from_pointee(nlu),
+            reloading: tokio::sync::Mutex::new(()),
             settings,
         })
     }
@@ -143,6 +146,7 @@ impl QueryEngine {
     /// Reloads plugins from `config` and retrains the NLU; on any error
     /// the running plugins and NLU stay as they were.
     pub async fn reload(&self, config: &Config) -> Result<usize, EngineError> {
+        let _one_at_a_time = self.reloading.lock().await;
         // Load the new set and train on it before anything is swapped in.
         let set = self.plugins.reload_prepare(config).await?;
         let nlu = tokio::task::spawn_blocking({
@@ -167,6 +171,7 @@ impl QueryEngine {
         permissions: Option<&[String]>,
     ) -> QueryOutcome {
         let nlu = self.nlu();
+        let started = std::time::Instant::now();
         let interpretation = {
             let text = text.to_owned();
             let history = history.to_vec();
@@ -182,6 +187,8 @@ impl QueryEngine {
                     carried_intent: false,
                 })
         };
+        metrics::histogram!("switchboard_interpretation_duration_seconds", "interpreter" => "embedded")
+            .record(started.elapsed().as_secs_f64());
         self.answer_interpreted(ctx, text, interpretation, "embedded", permissions)
             .await
     }

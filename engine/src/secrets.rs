@@ -70,10 +70,14 @@ impl Sealer {
     }
 }
 
-/// The last four characters, for display.
+/// The last four characters, for display; nothing of a key shorter than
+/// twelve characters.
 pub fn last4(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
-    chars[chars.len().saturating_sub(4)..].iter().collect()
+    if chars.len() < 12 {
+        return "****".to_owned();
+    }
+    chars[chars.len() - 4..].iter().collect()
 }
 
 #[cfg(test)]
@@ -93,5 +97,6 @@ mod tests {
         assert_eq!(s.open(&sealed).unwrap(), "sk-very-secret-1234");
         assert_eq!(Sealer::new("other").open(&sealed), Err(OpenError));
         assert_eq!(last4("sk-very-secret-1234"), "1234");
+        assert_eq!(last4("short"), "****");
     }
 }

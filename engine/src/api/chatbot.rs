@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, Auth};
 use crate::auth::Caller;
-use crate::plugins::{ActionCall, CallContext, DispatchError, FailureCode};
+use crate::plugins::{ActionCall, CallContext, DispatchError, FailureCode, ReportedKind};
 use crate::query::Status;
 use crate::store::records::{self, FeedbackOutcome, NewAction, NewQuery};
 
@@ -128,6 +128,21 @@ fn id_text(v: &Json_) -> Option<String> {
     }
 }
 
+/// Refuses NUL and other control characters (tabs and newlines aside),
+/// which no database column should receive.
+pub fn no_control(field: &str, value: &str) -> Result<(), ApiError> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::invalid_field(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks body identities against the token: a mismatch is 403.
 pub fn check_identity(
     caller: &Caller,
@@ -183,6 +198,10 @@ pub async fn query(
     let started = Instant::now();
     check_identity(&caller, body.user_id.as_ref(), body.tenant_id.as_ref())?;
     let text = body.text.trim();
+    no_control("text", text)?;
+    if let Some(c) = &body.conversation_id {
+        no_control("conversation_id", c)?;
+    }
     if text.is_empty() {
         return Err(ApiError::invalid_field("text", "must not be empty"));
     }
@@ -261,7 +280,22 @@ pub async fn query(
         Status::OutOfScope => ("out_of_scope", None),
         Status::NotSure => ("not_sure", None),
         Status::MissingEntities { .. } => ("missing_entities", None),
-        Status::PluginMessage => ("plugin_message", None),
+        Status::PluginMessage => match outcome.structured_data["error"].as_str() {
+            // The plugin's data source failed: not an answer.
+            Some("unavailable") | Some("internal") => (
+                "failed",
+                Some(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "plugin_failed",
+                    format!(
+                        "plugin `{}` could not answer: {}",
+                        outcome.plugin.as_deref().unwrap_or("?"),
+                        outcome.response_text
+                    ),
+                )),
+            ),
+            _ => ("plugin_message", None),
+        },
         Status::Answered => ("answered", None),
     };
 
@@ -311,7 +345,14 @@ pub async fn query(
         created_at,
     };
     // Recorded before the answer leaves: if this fails, no answer is sent.
+    let write_started = Instant::now();
     records::insert_query(&state.db, &record, action.as_ref()).await?;
+    metrics::histogram!("switchboard_db_write_duration_seconds", "operation" => "insert_query")
+        .record(write_started.elapsed().as_secs_f64());
+    metrics::histogram!("switchboard_query_duration_seconds", "intent" => outcome.intent.clone(), "outcome" => status_text)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("switchboard_queries_total", "tenant" => caller.tenant.to_string(), "outcome" => status_text).increment(1);
+    metrics::histogram!("switchboard_query_confidence").record(f64::from(outcome.confidence));
     if let Some(error) = error {
         return Err(error);
     }
@@ -393,6 +434,10 @@ pub async fn feedback(
     ApiJson(body): ApiJson<FeedbackRequest>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
     check_identity(&caller, body.user_id.as_ref(), None)?;
+    no_control("query_id", &body.query_id)?;
+    if let Some(c) = &body.comments {
+        no_control("comments", c)?;
+    }
     if !(1..=5).contains(&body.rating) {
         return Err(ApiError::invalid_field(
             "rating",
@@ -426,11 +471,14 @@ pub async fn feedback(
     )
     .await?
     {
-        FeedbackOutcome::Recorded => Ok(Json(FeedbackResponse {
-            feedback_id,
-            status: "received".into(),
-            timestamp,
-        })),
+        FeedbackOutcome::Recorded => {
+            metrics::histogram!("switchboard_feedback_rating").record(body.rating as f64);
+            Ok(Json(FeedbackResponse {
+                feedback_id,
+                status: "received".into(),
+                timestamp,
+            }))
+        }
         FeedbackOutcome::Duplicate => Err(ApiError::conflict(format!(
             "query `{}` already has feedback",
             body.query_id
@@ -534,6 +582,9 @@ async fn load_pending(
     caller: &Caller,
     id: &str,
 ) -> Result<records::ActionRow, ApiError> {
+    if id.len() > 100 || no_control("id", id).is_err() {
+        return Err(ApiError::not_found("no such action"));
+    }
     let action = records::get_action(&state.db, caller.tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no action `{id}`")))?;
@@ -628,9 +679,12 @@ pub async fn confirm(
             )
             .await?;
             Err(match error {
-                DispatchError::Reported { message, .. } => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "action_refused", message)
-                }
+                DispatchError::Reported { message, kind, .. } => match kind {
+                    ReportedKind::NotFound | ReportedKind::InvalidInput => {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "action_refused", message)
+                    }
+                    _ => ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", message),
+                },
                 DispatchError::Failed {
                     code: FailureCode::PluginTimeout,
                     plugin,

@@ -116,6 +116,18 @@ async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
     )
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::telemetry::metrics_handle().render(),
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
@@ -152,7 +164,7 @@ impl Modify for BearerAuth {
     paths(
         chatbot::query, chatbot::feedback, chatbot::history, chatbot::confirm, chatbot::cancel,
         config::list, config::create, config::update, config::delete,
-        reload, healthz, readyz,
+        reload, healthz, readyz, metrics,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -166,6 +178,7 @@ pub struct ApiDoc;
 
 /// The router with every route.
 pub fn router(state: Arc<AppState>) -> Router {
+    crate::telemetry::metrics_handle();
     let api = Router::new()
         .route("/api/v1/chatbot/query", post(chatbot::query))
         .route("/api/v1/chatbot/feedback", post(chatbot::feedback))
@@ -186,8 +199,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/reload", post(reload))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track))
         .with_state(state);
     Router::new()
         .merge(api)

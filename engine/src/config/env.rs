@@ -25,6 +25,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "CHATBOT_PLUGIN_MAX_QUERIES",
         "plugins.limits.max_queries_per_request",
     ),
+    ("CHATBOT_JWT_SECRET", "auth.jwt_secret"),
+    ("CHATBOT_JWT_PUBLIC_KEY_FILE", "auth.jwt_public_key_file"),
+    ("CHATBOT_MAX_QUERY_LENGTH", "api.max_query_length"),
+    ("CHATBOT_MAX_CONTEXT_SIZE", "api.max_context_size"),
+    ("CHATBOT_ACTION_TTL_SECS", "api.action_ttl_secs"),
 ];
 
 fn parse<T: FromStr>(var: &str, key: &str, value: &str, allowed: &str) -> Result<T, ConfigError> {
@@ -91,8 +96,35 @@ pub fn apply_env(
             "CHATBOT_ACTION_TTL_SECS" => {
                 config.api.action_ttl_secs = parse(var, key, &value, "an integer")?;
             }
+            // Every variable of ENV_VARS has an arm above; the test
+            // `every_listed_variable_is_applied` keeps the two in step.
             _ => {}
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_variable_is_applied() {
+        let value = |var: &str| -> String {
+            match var {
+                "CHATBOT_ADDR" => "127.0.0.1:9999".into(),
+                "CHATBOT_DATABASE_URL" => "postgres://x@y/z".into(),
+                "CHATBOT_BUILTIN_PLUGINS" => "false".into(),
+                "CHATBOT_PLUGIN_CACHE_DIR" | "CHATBOT_JWT_PUBLIC_KEY_FILE" => "/nowhere".into(),
+                "CHATBOT_JWT_SECRET" => "a-secret-from-the-environment".into(),
+                _ => "7".into(),
+            }
+        };
+        for (var, key) in ENV_VARS {
+            let mut config = Config::default();
+            let before = format!("{config:?}");
+            apply_env(&mut config, |k| (k == *var).then(|| value(k))).unwrap();
+            assert_ne!(format!("{config:?}"), before, "{var} does not change {key}");
+        }
+    }
 }

@@ -154,7 +154,8 @@ pub struct PluginsConfig {
     /// (`CHATBOT_BUILTIN_PLUGINS`).
     pub builtin: bool,
     /// Where compiled plugins are cached (`CHATBOT_PLUGIN_CACHE_DIR`);
-    /// default: `$XDG_CACHE_HOME/switchboard` or `~/.cache/switchboard`.
+    /// default: `$XDG_CACHE_HOME/switchboard`, `~/.cache/switchboard`, or
+    /// `.switchboard-cache` in the working directory. Created owner-only.
     pub cache_dir: Option<PathBuf>,
     /// Default limits; a `[[plugin]]` entry may override each.
     pub limits: Limits,
@@ -371,6 +372,7 @@ impl Config {
         if let Some(home) = std::env::var_os("HOME") {
             return PathBuf::from(home).join(".cache").join("switchboard");
         }
-        std::env::temp_dir().join("switchboard-cache")
+        // Never a shared temporary folder: compiled code is trusted.
+        PathBuf::from(".switchboard-cache")
     }
 }

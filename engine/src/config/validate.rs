@@ -84,7 +84,10 @@ impl Config {
             return Err(invalid(
                 self,
                 "database.url",
-                format!("`{url}` is not supported: use sqlite://FILE or postgres://..."),
+                format!(
+                    "`{}` is not supported: use sqlite://FILE or postgres://...",
+                    crate::store::redact_url(url)
+                ),
             ));
         }
         check_range(

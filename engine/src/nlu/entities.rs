@@ -237,14 +237,7 @@ impl Extractor {
 
     /// All entities in `text`, each name at most once (the first found).
     pub fn extract(&self, text: &str) -> Vec<Entity> {
-        let lower = text.to_lowercase();
-        // Lower-casing keeps byte offsets only for ASCII; fall back to the
-        // original text for offsets when it changes length.
-        let lower = if lower.len() == text.len() {
-            lower
-        } else {
-            text.to_owned()
-        };
+        let lower = lowercase_aligned(text);
         let mut found: Vec<Entity> = Vec::new();
         let mut taken: Vec<(usize, usize)> = Vec::new();
         let push = |found: &mut Vec<Entity>,
@@ -587,6 +580,21 @@ fn strip_possessive(s: &str) -> &str {
         .trim_end_matches(['?', '!', '.', ',', ':', ';'])
 }
 
+/// Lower-cases `text` character by character, keeping a character as it is
+/// when its lower case has another length in UTF-8, so that byte offsets in
+/// the result are valid in `text` too.
+pub fn lowercase_aligned(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(l), None) if l.len_utf8() == c.len_utf8() => out.push(l),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Words (letters, digits, apostrophes, dots inside) with their spans.
 pub fn words_with_spans(text: &str) -> Vec<(usize, usize, &str)> {
     let mut out = Vec::new();
@@ -816,6 +824,22 @@ mod tests {
         assert_eq!(
             get("a ticket for KLM204 about slow speeds", "subject").as_deref(),
             Some("slow speeds")
+        );
+    }
+
+    #[test]
+    fn non_ascii_text_never_breaks_offsets() {
+        for text in [
+            "İİ 2025€ K",
+            "ẞtraße Ünïcödé KLM204 in März",
+            "😀 top 5 😀",
+            "ﬁle ticket for ABC123: ﬀ",
+        ] {
+            let _ = extract(text);
+        }
+        assert_eq!(
+            get("Ünïcödé rechnung for abc123", "customer").as_deref(),
+            Some("ABC123")
         );
     }
 

@@ -88,6 +88,13 @@ impl Breaker {
         false
     }
 
+    /// Ends a trial call whose outcome says nothing about the plugin (a
+    /// host-side failure): the breaker stays as it was and the next call
+    /// may try again.
+    pub fn release_trial(&self) {
+        self.lock().trial_in_flight = false;
+    }
+
     /// The current state.
     pub fn state(&self) -> BreakerState {
         let inner = self.lock();

@@ -79,6 +79,13 @@ impl CompileCache {
 
     fn store(&self, path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(&self.dir)?;
+        // Compiled code is run without further checks: only its owner may
+        // write the folder.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
+        }
         let bytes = component.serialize()?;
         // Write then rename, so a reader never sees half a file.
         static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -171,15 +171,40 @@ impl PluginHost {
             code: FailureCode::PluginHostError,
             message,
         };
-        let _permit = self
+        let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| host_error(e.to_string()))?;
         let p = plugin.clone();
-        tokio::task::spawn_blocking(move || f(&p))
-            .await
-            .map_err(|e| host_error(format!("the plugin call was aborted: {e}")))?
+        let started = std::time::Instant::now();
+        // The permit travels with the blocking call: it is released when
+        // the instance is gone, even if the request was abandoned.
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(&p)
+        })
+        .await
+        .map_err(|e| host_error(format!("the plugin call was aborted: {e}")))?;
+        let name = plugin.name().to_owned();
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(DispatchError::Reported { .. }) => "reported",
+            Err(DispatchError::Failed { code, .. }) => {
+                metrics::counter!("switchboard_plugin_failures_total", "plugin" => name.clone(), "code" => code.as_str()).increment(1);
+                "failed"
+            }
+            Err(DispatchError::UnknownIntent(_)) => "unknown_intent",
+        };
+        metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => name.clone(), "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        let open = plugin.breaker.state() != BreakerState::Closed;
+        metrics::gauge!("switchboard_plugin_breaker_open", "plugin" => name).set(if open {
+            1.0
+        } else {
+            0.0
+        });
+        result
     }
 }

@@ -101,6 +101,8 @@ pub struct PluginInfo {
     pub intents: Vec<String>,
     /// Granted named queries.
     pub granted_queries: Vec<String>,
+    /// Their SQL as the host runs it (positional parameters), for review.
+    pub granted_sql: std::collections::BTreeMap<String, String>,
     /// Breaker state.
     pub breaker: BreakerState,
     /// Load warnings.
@@ -128,6 +130,22 @@ impl LoadedPlugin {
                 .map(|i| i.name.clone())
                 .collect(),
             granted_queries: self.grants.queries.keys().cloned().collect(),
+            granted_sql: self
+                .grants
+                .queries
+                .iter()
+                .map(|(name, q)| {
+                    (
+                        name.clone(),
+                        format!(
+                            "{} [{:?}; parameters: {}]",
+                            q.sql,
+                            q.access,
+                            q.params.join(", ")
+                        ),
+                    )
+                })
+                .collect(),
             breaker: self.breaker.state(),
             warnings: self.warnings.clone(),
         }
@@ -262,7 +280,7 @@ impl LoadedPlugin {
                     );
                 }
             }
-            Err(DispatchError::Failed { .. }) => {}
+            Err(DispatchError::Failed { .. }) => self.breaker.release_trial(),
             _ => self.breaker.record_success(),
         }
         result
@@ -317,11 +335,19 @@ impl LoadedPlugin {
                 }
             },
             |raw: RawOutcome| {
+                // Checked before the transaction commits: a bad answer
+                // leaves no write behind.
                 let size = raw.response_text.len() + raw.structured_data.len();
                 if size as u64 > max {
                     return Err((
                         FailureCode::PluginOutputTooLarge,
                         format!("plugin `{plugin}` returned {size} bytes; the limit is {max}"),
+                    ));
+                }
+                if let Err(e) = parse_json(&raw.structured_data) {
+                    return Err((
+                        FailureCode::PluginBadOutput,
+                        format!("plugin `{plugin}` returned invalid structured_data: {e}"),
                     ));
                 }
                 Ok(raw)

@@ -421,6 +421,15 @@ impl HostState {
         let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
             return Ok(Err(format!("`{method}` is not an HTTP method")));
         };
+        if self.scope.mode != CallMode::Execute
+            && method != reqwest::Method::GET
+            && method != reqwest::Method::HEAD
+        {
+            return Err(self.violate(
+                FailureCode::PluginWriteOutsideExecute,
+                format!("plugin `{plugin}` sent {method} outside a confirmed action; only GET and HEAD are allowed there"),
+            ));
+        }
         let remaining = self.remaining();
         let max_body = self.scope.max_http_body;
         let result = rt.block_on(async move {
