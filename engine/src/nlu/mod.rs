@@ -294,6 +294,20 @@ impl Nlu {
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // A question that names an account, invoice, ticket or device is
+        // about the business, whatever its wording: never out of scope.
+        let names_a_subject = entities
+            .iter()
+            .any(|e| matches!(e.name, "customer" | "invoice" | "ticket" | "device"));
+        if names_a_subject && ranked.first().is_some_and(|(i, _)| i == NONE_INTENT) {
+            let none_p = ranked.first().map_or(0.0, |(_, p)| *p);
+            ranked.remove(0);
+            let rest = (1.0 - none_p).max(f32::EPSILON);
+            for (_, p) in &mut ranked {
+                *p /= rest;
+            }
+            ranked.push((NONE_INTENT.to_owned(), 0.0));
+        }
         let (mut intent, mut confidence) = ranked
             .first()
             .cloned()

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Load test on loopback against a release build: /healthz and
+# /api/v1/chatbot/query (a mix of demo questions, valid token), 32
+# connections each, and prints req/s, their ratio and latency percentiles.
+# Needs wrk (apt-get install wrk). Usage: scripts/load.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-15}
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 2; }
+[ -x target/release/switchboard ] || cargo build --release
+BIN=./target/release/switchboard
+WORK=$(mktemp -d)
+trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export CHATBOT_DATABASE_URL="sqlite://$WORK/load.db?mode=rwc"
+export CHATBOT_JWT_SECRET="load-test-secret-0123456789"
+export CHATBOT_LOG=warn
+PORT=18080
+"$BIN" demo-data >/dev/null
+"$BIN" serve --addr "127.0.0.1:$PORT" &
+PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+TOKEN=$("$BIN" token --user load --tenant 1 --role support_agent \
+    --permissions billing_read,customer_read,network_read --ttl 1h | tail -n1)
+cat > "$WORK/query.lua" <<LUA
+local questions = {
+  "Show me billing information for customer ABC123",
+  "any outages in the north?",
+  "how much does KLM204 owe",
+  "what plan is ZTR991 on",
+  "top 5 customers",
+  "is QWE555 online",
+  "network health in the east",
+  "open tickets for ABC123",
+}
+local i = 0
+request = function()
+  i = i + 1
+  local body = '{"text": "' .. questions[(i % #questions) + 1] .. '"}'
+  return wrk.format("POST", "/api/v1/chatbot/query",
+    { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer $TOKEN" }, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests))
+end
+LUA
+cat > "$WORK/plain.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.requests))
+end
+LUA
+health=$(wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/plain.lua" "http://127.0.0.1:$PORT/healthz" | grep RESULT)
+query=$(wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/query.lua" "http://127.0.0.1:$PORT/api/v1/chatbot/query" | grep RESULT)
+read -r _ hr hp50 hp99 herr hn <<<"$health"
+read -r _ qr qp50 qp99 qerr qn <<<"$query"
+printf '%-8s %10s %9s %9s %7s\n' endpoint req/s p50_ms p99_ms errors
+printf '%-8s %10s %9s %9s %7s\n' healthz "$hr" "$hp50" "$hp99" "$herr"
+printf '%-8s %10s %9s %9s %7s\n' query "$qr" "$qp50" "$qp99" "$qerr"
+python3 -c "print(f'query/healthz throughput ratio: {float(\"$qr\")/float(\"$hr\"):.3f}')"
+recorded=$(python3 - "$WORK/load.db" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("select count(*) from chatbot_queries").fetchone()[0])
+PY
+)
+echo "queries answered: $qn, recorded in the database: $recorded"
