@@ -14,8 +14,7 @@ mod queries;
 
 use serde::Deserialize;
 use switchboard_isp_common::{
-    Customer, CustomerLookup, CustomerQueries, amount, find_customer, money, parse_cents, plural,
-    resolve_period,
+    Customer, CustomerQueries, amount, money, parse_cents, plural, require_customer, resolve_period,
 };
 use switchboard_plugin_sdk::host::today;
 use switchboard_plugin_sdk::prelude::*;
@@ -73,23 +72,12 @@ struct MaxNumber {
     max_n: Option<i64>,
 }
 
-fn customer_or_answer(request: &Request) -> Result<Result<Customer, Answer>, PluginError> {
-    Ok(
-        match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
-            CustomerLookup::Found(c) => Ok(c),
-            CustomerLookup::NotFound(a)
-            | CustomerLookup::Ambiguous(a)
-            | CustomerLookup::Missing(a) => Err(a),
-        },
-    )
-}
-
 fn invoice_json(i: &Invoice) -> serde_json::Value {
     json!({ "invoice_id": i.invoice_id, "amount": amount(i.amount_cents), "status": i.status, "date": i.issued_on })
 }
 
 fn customer_invoices(request: &Request) -> Result<Answer, PluginError> {
-    let customer = match customer_or_answer(request)? {
+    let customer = match require_customer(request, CUSTOMERS)? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
@@ -240,7 +228,7 @@ fn invoice_details(request: &Request) -> Result<Answer, PluginError> {
 }
 
 fn balance(request: &Request) -> Result<Answer, PluginError> {
-    let customer = match customer_or_answer(request)? {
+    let customer = match require_customer(request, CUSTOMERS)? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
@@ -346,7 +334,7 @@ fn overdue_invoices(request: &Request) -> Result<Answer, PluginError> {
 }
 
 fn payment_history(request: &Request) -> Result<Answer, PluginError> {
-    let customer = match customer_or_answer(request)? {
+    let customer = match require_customer(request, CUSTOMERS)? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };
@@ -484,7 +472,7 @@ fn add_days(date: &str, days: u32) -> String {
 }
 
 fn generate_invoice(request: &Request) -> Result<Answer, PluginError> {
-    let customer = match customer_or_answer(request)? {
+    let customer = match require_customer(request, CUSTOMERS)? {
         Ok(c) => c,
         Err(answer) => return Ok(answer),
     };

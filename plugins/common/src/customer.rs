@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_plugin_sdk::{Answer, Entities, PluginError, SuggestedAction, query};
+use switchboard_plugin_sdk::{Answer, Entities, PluginError, Request, SuggestedAction, query};
 
 /// A customer row as the core plugins read it.
 #[derive(Debug, Clone, Deserialize)]
@@ -138,4 +138,20 @@ pub fn find_customer(
         Answer::text("Which customer? Give me an account code (like ABC123) or the customer's name.")
             .data(json!({ "error": "missing_entity", "missing": ["customer", "customer_name"], "intent": intent })),
     ))
+}
+
+/// The customer a request is about, or the helpful answer to give instead
+/// (not found, ambiguous, or no customer named).
+pub fn require_customer(
+    request: &Request,
+    queries: CustomerQueries,
+) -> Result<Result<Customer, Answer>, PluginError> {
+    Ok(
+        match find_customer(&request.entities, queries, &request.intent)? {
+            CustomerLookup::Found(c) => Ok(c),
+            CustomerLookup::NotFound(a)
+            | CustomerLookup::Ambiguous(a)
+            | CustomerLookup::Missing(a) => Err(a),
+        },
+    )
 }

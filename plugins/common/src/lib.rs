@@ -6,7 +6,7 @@
 mod customer;
 mod period;
 
-pub use customer::{Customer, CustomerLookup, CustomerQueries, find_customer};
+pub use customer::{Customer, CustomerLookup, CustomerQueries, find_customer, require_customer};
 pub use period::{Period, resolve_period};
 
 /// Formats cents as dollars: `9999` → `$99.99`.

@@ -14,9 +14,7 @@
 mod queries;
 
 use serde::Deserialize;
-use switchboard_isp_common::{
-    Customer, CustomerLookup, CustomerQueries, amount, find_customer, money, plural,
-};
+use switchboard_isp_common::{Customer, CustomerQueries, amount, money, plural, require_customer};
 use switchboard_plugin_sdk::prelude::*;
 
 const CUSTOMERS: CustomerQueries = CustomerQueries {
@@ -69,20 +67,9 @@ struct MaxNumber {
     max_n: Option<i64>,
 }
 
-fn customer_or_answer(request: &Request) -> Result<Result<Customer, Answer>, PluginError> {
-    Ok(
-        match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
-            CustomerLookup::Found(c) => Ok(c),
-            CustomerLookup::NotFound(a)
-            | CustomerLookup::Ambiguous(a)
-            | CustomerLookup::Missing(a) => Err(a),
-        },
-    )
-}
-
 macro_rules! customer {
     ($request:expr) => {
-        match customer_or_answer($request)? {
+        match require_customer($request, CUSTOMERS)? {
             Ok(c) => c,
             Err(answer) => return Ok(answer),
         }

@@ -11,9 +11,7 @@
 mod queries;
 
 use serde::Deserialize;
-use switchboard_isp_common::{
-    Customer, CustomerLookup, CustomerQueries, find_customer, plural, resolve_period,
-};
+use switchboard_isp_common::{CustomerQueries, plural, require_customer, resolve_period};
 use switchboard_plugin_sdk::host::today;
 use switchboard_plugin_sdk::prelude::*;
 
@@ -66,20 +64,9 @@ struct Health {
     offline: i64,
 }
 
-fn customer_or_answer(request: &Request) -> Result<Result<Customer, Answer>, PluginError> {
-    Ok(
-        match find_customer(&request.entities, CUSTOMERS, &request.intent)? {
-            CustomerLookup::Found(c) => Ok(c),
-            CustomerLookup::NotFound(a)
-            | CustomerLookup::Ambiguous(a)
-            | CustomerLookup::Missing(a) => Err(a),
-        },
-    )
-}
-
 macro_rules! customer {
     ($request:expr) => {
-        match customer_or_answer($request)? {
+        match require_customer($request, CUSTOMERS)? {
             Ok(c) => c,
             Err(answer) => return Ok(answer),
         }
