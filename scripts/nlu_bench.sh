@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs `switchboard nlu-bench` on every public benchmark in ../shared/benchmarks
 # (or $BENCHMARKS) with the same settings, and prints one line per dataset plus
-# the Braun overall accuracy weighted by test size.
+# the Braun overall accuracy weighted by test size. NLU_BENCH_ARGS adds flags
+# (e.g. "--set learning_rate=0.1") to every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCHMARKS=${BENCHMARKS:-../shared/benchmarks}
@@ -12,7 +13,8 @@ braun_correct=0; braun_total=0
 for dir in "$BENCHMARKS"/*/; do
     name=$(basename "$dir")
     [ -f "$dir/train.jsonl" ] || continue
-    json=$("$BIN" nlu-bench --train "$dir/train.jsonl" --test "$dir/test.jsonl" --json)
+    # shellcheck disable=SC2086  # NLU_BENCH_ARGS holds several --set flags
+    json=$("$BIN" nlu-bench --train "$dir/train.jsonl" --test "$dir/test.jsonl" --json ${NLU_BENCH_ARGS:-})
     python3 - "$name" "$json" <<'PY'
 import json, sys
 name, r = sys.argv[1], json.loads(sys.argv[2])

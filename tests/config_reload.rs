@@ -369,3 +369,81 @@ fn plugins_lists_the_builtin_plugins_from_any_folder() {
         .sum();
     assert_eq!(intents, 19);
 }
+
+/// Runs `switchboard eval --json` on `cases` with the config in `dir`.
+fn eval_with(dir: &Path, config: &Path, cases: &str) -> std::process::Output {
+    let file = dir.join("cases.jsonl");
+    std::fs::write(&file, cases).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["eval", "--json", "--config"])
+        .arg(config)
+        .arg(&file)
+        .env("CHATBOT_PLUGIN_CACHE_DIR", common::cache_dir())
+        .output()
+        .unwrap()
+}
+
+fn accuracy(output: &std::process::Output) -> f64 {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    report["intent_accuracy"].as_f64().unwrap()
+}
+
+#[test]
+fn deployment_training_files_teach_new_phrasings() {
+    let dir = TempDir::new().unwrap();
+    // Slang no built-in example uses, for an intent that exists.
+    let cases = r#"{"text": "gimme the dosh tally for XYZ789", "history": [], "intent": "billing.balance", "entities": {"customer": "XYZ789"}}
+"#;
+    let plain = common::write_config(dir.path(), "");
+    assert_eq!(accuracy(&eval_with(dir.path(), &plain, cases)), 0.0);
+
+    std::fs::write(
+        dir.path().join("extra.jsonl"),
+        "{\"text\": \"dosh tally for ABC123\", \"intent\": \"billing.balance\"}\n\
+         {\"text\": \"what's the dosh tally of KLM204\", \"intent\": \"billing.balance\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("extra.yml"),
+        "version: \"3.1\"\nnlu:\n- intent: billing.balance\n  examples: |\n    - gimme the dosh tally on [QRS456](customer)\n    - dosh tally please for [ABC123](customer)\n",
+    )
+    .unwrap();
+    let trained = common::write_config(
+        dir.path(),
+        "[nlu]\ntraining_files = [\"extra.jsonl\", \"extra.yml\"]\n",
+    );
+    assert_eq!(accuracy(&eval_with(dir.path(), &trained, cases)), 1.0);
+}
+
+#[test]
+fn a_training_utterance_for_an_unknown_intent_names_file_and_line() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("extra.jsonl"),
+        "{\"text\": \"balance of ABC123\", \"intent\": \"billing.balance\"}\n\n\
+         {\"text\": \"order a pizza\", \"intent\": \"food.order_pizza\"}\n",
+    )
+    .unwrap();
+    let config = common::write_config(dir.path(), "[nlu]\ntraining_files = [\"extra.jsonl\"]\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .env(
+            "CHATBOT_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display()),
+        )
+        .env("CHATBOT_PLUGIN_CACHE_DIR", common::cache_dir())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("extra.jsonl:3: intent `food.order_pizza` is not registered"),
+        "{stderr}"
+    );
+}

@@ -67,9 +67,15 @@ enum Command {
         /// Training file.
         #[arg(long)]
         train: PathBuf,
-        /// Test file, read only after training.
-        #[arg(long)]
-        test: PathBuf,
+        /// Test file, read only after training (not with `--cv`).
+        #[arg(long, required_unless_present = "cv")]
+        test: Option<PathBuf>,
+        /// Instead of testing: K-fold cross-validation on the train file.
+        #[arg(long, value_name = "K", conflicts_with = "test")]
+        cv: Option<usize>,
+        /// Overrides one NLU setting, e.g. `--set epochs=30` (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
         /// Prints one JSON object.
         #[arg(long)]
         json: bool,
@@ -172,7 +178,14 @@ async fn offline_engine(config: &Config) -> Result<QueryEngine, String> {
     let plugins = PluginHost::start(config, None)
         .await
         .map_err(|e| e.to_string())?;
-    QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())
+    engine_for(config, plugins)
+}
+
+/// Trains the engine on the plugins' intents and the `[nlu]` training files.
+fn engine_for(config: &Config, plugins: PluginHost) -> Result<QueryEngine, String> {
+    let training = switchboard::query::load_training(config).map_err(|e| e.to_string())?;
+    QueryEngine::with_training(plugins, QuerySettings::default(), &training)
+        .map_err(|e| e.to_string())
 }
 
 fn entities_json(entities: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
@@ -250,8 +263,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 config.server.addr = addr;
             }
             let (db, plugins) = open(&config).await?;
-            let engine =
-                QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
+            let engine = engine_for(&config, plugins)?;
             let (auth, dev_secret) =
                 Authenticator::from_config(&config).map_err(|e| e.to_string())?;
             if dev_secret {
@@ -309,10 +321,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::CheckConfig => {
             let (_db, plugins) = open(&config).await?;
             let set = plugins.set();
+            let (n_plugins, n_intents) = (set.plugins().count(), set.registry().len());
+            let training = switchboard::query::load_training(&config).map_err(|e| e.to_string())?;
+            let extra = training.len();
+            engine_for(&config, plugins)?;
             println!(
-                "configuration valid: {} plugins, {} intents",
-                set.plugins().count(),
-                set.registry().len()
+                "configuration valid: {n_plugins} plugins, {n_intents} intents, {extra} deployment training utterances"
             );
             Ok(())
         }
@@ -360,13 +374,58 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", auth.sign(&claims).map_err(|e| e.to_string())?);
             Ok(())
         }
-        Command::NluBench { train, test, json } => {
-            let report = switchboard::nlu::bench::run(
-                &train,
-                &test,
-                switchboard::nlu::NluSettings::default(),
-            )
-            .map_err(|e| e.to_string())?;
+        Command::NluBench {
+            train,
+            test,
+            cv,
+            set,
+            json,
+        } => {
+            let mut settings = switchboard::nlu::NluSettings::default();
+            for item in &set {
+                let (name, value) = item
+                    .split_once('=')
+                    .ok_or_else(|| format!("--set `{item}`: expected NAME=VALUE"))?;
+                settings.set(name.trim(), value.trim())?;
+            }
+            let test = match (cv, test) {
+                (Some(folds), _) => {
+                    let report = switchboard::nlu::bench::cross_validate(&train, folds, settings)
+                        .map_err(|e| e.to_string())?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string(&report).map_err(|e| e.to_string())?
+                        );
+                    } else {
+                        println!(
+                            "{}-fold cross-validation on {} utterances: accuracy {:.4}, in-scope accuracy {:.4}, out-of-scope recall {} ({:.1} s)",
+                            report.folds,
+                            report.examples,
+                            report.accuracy,
+                            report.in_scope_accuracy,
+                            report
+                                .oos_recall
+                                .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.4}")),
+                            report.seconds
+                        );
+                        for t in &report.thresholds {
+                            println!(
+                                "  none_below {:.2}: accuracy {:.4}, in-scope {:.4}, out-of-scope recall {:.4}",
+                                t.none_below,
+                                t.accuracy,
+                                t.in_scope_accuracy,
+                                t.oos_recall.unwrap_or(0.0)
+                            );
+                        }
+                    }
+                    return Ok(());
+                }
+                (None, Some(test)) => test,
+                (None, None) => return Err("--test or --cv is needed".to_owned()),
+            };
+            let report =
+                switchboard::nlu::bench::run(&train, &test, settings).map_err(|e| e.to_string())?;
             if json {
                 println!(
                     "{}",
@@ -402,8 +461,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             json,
         } => {
             let (_db, plugins) = open(&config).await?;
-            let engine =
-                QueryEngine::new(plugins, QuerySettings::default()).map_err(|e| e.to_string())?;
+            let engine = engine_for(&config, plugins)?;
             let ctx = CallContext {
                 tenant: TenantId::new(tenant),
                 user_id: user,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::config::Config;
+use crate::nlu::training::{self, SourcedExample, TrainingDataError};
 use crate::nlu::{Interpretation, Nlu, NluError, TrainingExample};
 use crate::plugins::{
     CallContext, DispatchError, FailureCode, LoadError, PluginHost, PluginRequest, Proposal,
@@ -115,16 +116,43 @@ pub enum EngineError {
     /// The NLU could not be trained.
     #[error("NLU: {0}")]
     Nlu(#[from] NluError),
+    /// A deployment training file is unreadable or names an unknown intent.
+    #[error(transparent)]
+    Training(#[from] TrainingDataError),
 }
 
-fn train(registry: &IntentRegistry, extra: &[TrainingExample]) -> Result<Nlu, NluError> {
-    Nlu::from_registry(registry, extra)
+/// Reads the `[nlu] training_files` of `config`.
+pub fn load_training(config: &Config) -> Result<Vec<SourcedExample>, TrainingDataError> {
+    let mut all = Vec::new();
+    for path in &config.nlu.training_files {
+        all.extend(training::read_file(&config.resolve_path(path))?);
+    }
+    Ok(all)
+}
+
+fn train(registry: &IntentRegistry, extra: &[SourcedExample]) -> Result<Nlu, EngineError> {
+    training::check_intents(extra, |intent| {
+        intent == NONE_INTENT || registry.get(intent).is_some()
+    })?;
+    let extra: Vec<TrainingExample> = extra.iter().map(|e| e.example.clone()).collect();
+    Ok(Nlu::from_registry(registry, &extra)?)
 }
 
 impl QueryEngine {
     /// Wraps a started plugin host and trains the NLU on its intents.
     pub fn new(plugins: PluginHost, settings: QuerySettings) -> Result<Self, EngineError> {
-        let nlu = train(plugins.set().registry(), &[])?;
+        Self::with_training(plugins, settings, &[])
+    }
+
+    /// As [`QueryEngine::new`], also training on deployment utterances
+    /// (see [`load_training`]); an utterance for an unregistered intent
+    /// is an error naming its file and line.
+    pub fn with_training(
+        plugins: PluginHost,
+        settings: QuerySettings,
+        training: &[SourcedExample],
+    ) -> Result<Self, EngineError> {
+        let nlu = train(plugins.set().registry(), training)?;
         Ok(Self {
             plugins,
             nlu: ArcSwap::from_pointee(nlu),
@@ -149,9 +177,10 @@ impl QueryEngine {
         let _one_at_a_time = self.reloading.lock().await;
         // Load the new set and train on it before anything is swapped in.
         let set = self.plugins.reload_prepare(config).await?;
+        let training = load_training(config)?;
         let nlu = tokio::task::spawn_blocking({
             let set = set.clone();
-            move || train(set.registry(), &[])
+            move || train(set.registry(), &training)
         })
         .await
         .map_err(|e| EngineError::Load(LoadError::Host(e.to_string())))??;

@@ -30,6 +30,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("CHATBOT_MAX_QUERY_LENGTH", "api.max_query_length"),
     ("CHATBOT_MAX_CONTEXT_SIZE", "api.max_context_size"),
     ("CHATBOT_ACTION_TTL_SECS", "api.action_ttl_secs"),
+    ("CHATBOT_NLU_TRAINING_FILES", "nlu.training_files"),
 ];
 
 fn parse<T: FromStr>(var: &str, key: &str, value: &str, allowed: &str) -> Result<T, ConfigError> {
@@ -95,6 +96,14 @@ pub fn apply_env(
             }
             "CHATBOT_ACTION_TTL_SECS" => {
                 config.api.action_ttl_secs = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_NLU_TRAINING_FILES" => {
+                config.nlu.training_files = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .collect();
             }
             // Every variable of ENV_VARS has an arm above; the test
             // `every_listed_variable_is_applied` keeps the two in step.

@@ -65,6 +65,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Limits of the chatbot API.
     pub api: ApiConfig,
+    /// Deployment training data for the embedded NLU.
+    pub nlu: NluConfig,
     /// One entry per plugin to load or configure (`[[plugin]]`).
     #[serde(rename = "plugin")]
     pub plugin: Vec<PluginEntry>,
@@ -72,6 +74,17 @@ pub struct Config {
     /// its folder.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[nlu]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NluConfig {
+    /// Files of extra utterances for registered intents: `.jsonl`
+    /// (`{"text", "intent"}` a line) or Rasa `.yml`/`.yaml` NLU data.
+    /// Relative paths resolve against the config file's folder. Read at
+    /// start-up and on every reload.
+    pub training_files: Vec<PathBuf>,
 }
 
 /// `[server]`

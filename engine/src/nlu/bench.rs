@@ -108,14 +108,7 @@ pub fn run(train: &Path, test: &Path, settings: NluSettings) -> Result<BenchRepo
     let started = Instant::now();
     let predicted: Vec<String> = cases
         .iter()
-        .map(|c| {
-            let ranked = nlu.classify(&c.text);
-            match ranked.first() {
-                Some((_, p)) if has_none && *p < settings.none_below => NONE_INTENT.to_owned(),
-                Some((intent, _)) => intent.clone(),
-                None => NONE_INTENT.to_owned(),
-            }
-        })
+        .map(|c| predict(&nlu, &c.text, has_none, settings.none_below))
         .collect();
     let predict_seconds = started.elapsed().as_secs_f64().max(1e-9);
 
@@ -172,6 +165,149 @@ pub fn run(train: &Path, test: &Path, settings: NluSettings) -> Result<BenchRepo
         predict_per_second: cases.len() as f64 / predict_seconds,
         per_intent,
     })
+}
+
+/// Cross-validation on a training file alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct CvReport {
+    /// Folds.
+    pub folds: usize,
+    /// Utterances.
+    pub examples: usize,
+    /// Accuracy over all held-out predictions.
+    pub accuracy: f64,
+    /// Accuracy on held-out cases whose intent is not `none`.
+    pub in_scope_accuracy: f64,
+    /// Held-out `none` cases predicted `none` (null without `none`).
+    pub oos_recall: Option<f64>,
+    /// With `none` in the data: the same held-out predictions scored at
+    /// other `none_below` thresholds, to choose one.
+    pub thresholds: Vec<ThresholdScore>,
+    /// Seconds for all folds.
+    pub seconds: f64,
+}
+
+/// K-fold cross-validation on `train` (stratified: the i-th utterance of
+/// each intent goes to fold i mod K), for choosing settings without ever
+/// looking at a test file. Folds train on both cores.
+pub fn cross_validate(
+    train: &Path,
+    folds: usize,
+    settings: NluSettings,
+) -> Result<CvReport, BenchError> {
+    let examples = read_examples(train)?;
+    let folds = folds.max(2);
+    let started = Instant::now();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let fold_of: Vec<usize> = examples
+        .iter()
+        .map(|e| {
+            let n = seen.entry(e.intent.as_str()).or_default();
+            *n += 1;
+            (*n - 1) % folds
+        })
+        .collect();
+    let run_fold = |k: usize| -> Result<Vec<(bool, bool, f32)>, BenchError> {
+        let train: Vec<TrainingExample> = examples
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, f)| **f != k)
+            .map(|(e, _)| e.clone())
+            .collect();
+        let nlu = Nlu::train(train, BTreeMap::new(), settings)?;
+        // (gold is none, best intent is right, its probability)
+        Ok(examples
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, f)| **f == k)
+            .map(|(case, _)| {
+                let ranked = nlu.classify(&case.text);
+                let (intent, p) = ranked
+                    .first()
+                    .map_or((NONE_INTENT, 1.0), |(i, p)| (i.as_str(), *p));
+                (case.intent == NONE_INTENT, intent == case.intent, p)
+            })
+            .collect())
+    };
+    let half = folds.div_ceil(2);
+    let run_fold = &run_fold;
+    let results: Vec<Result<_, BenchError>> = std::thread::scope(|scope| {
+        let first = scope.spawn(move || (0..half).map(run_fold).collect::<Vec<_>>());
+        let mut rest: Vec<_> = (half..folds).map(run_fold).collect();
+        let mut all = first.join().unwrap_or_default();
+        all.append(&mut rest);
+        all
+    });
+    let mut held_out = Vec::with_capacity(examples.len());
+    for r in results {
+        held_out.extend(r?);
+    }
+    let has_none = held_out.iter().any(|(gold_none, _, _)| *gold_none);
+    let score = |threshold: f32| {
+        let (mut correct, mut in_total, mut in_correct, mut oos_total, mut oos_hit) =
+            (0, 0, 0, 0, 0);
+        for &(gold_none, right, p) in &held_out {
+            let says_none = has_none && p < threshold;
+            let ok = if gold_none {
+                says_none || right
+            } else {
+                right && !says_none
+            };
+            correct += usize::from(ok);
+            if gold_none {
+                oos_total += 1;
+                oos_hit += usize::from(ok);
+            } else {
+                in_total += 1;
+                in_correct += usize::from(ok);
+            }
+        }
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        ThresholdScore {
+            none_below: threshold,
+            accuracy: ratio(correct, held_out.len()),
+            in_scope_accuracy: ratio(in_correct, in_total),
+            oos_recall: (oos_total > 0).then(|| ratio(oos_hit, oos_total)),
+        }
+    };
+    let at_setting = score(settings.none_below);
+    let thresholds = if has_none {
+        (1..=12).map(|i| score(i as f32 * 0.05)).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(CvReport {
+        folds,
+        examples: examples.len(),
+        accuracy: at_setting.accuracy,
+        in_scope_accuracy: at_setting.in_scope_accuracy,
+        oos_recall: at_setting.oos_recall,
+        thresholds,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Held-out figures at one `none_below` threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdScore {
+    /// The threshold.
+    pub none_below: f32,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// In-scope accuracy.
+    pub in_scope_accuracy: f64,
+    /// Out-of-scope recall.
+    pub oos_recall: Option<f64>,
+}
+
+/// The predicted intent of one text, `none` below the threshold.
+fn predict(nlu: &Nlu, text: &str, has_none: bool, none_below: f32) -> String {
+    let ranked = nlu.classify(text);
+    match ranked.first() {
+        Some((_, p)) if has_none && *p < none_below => NONE_INTENT.to_owned(),
+        Some((intent, _)) => intent.clone(),
+        None => NONE_INTENT.to_owned(),
+    }
 }
 
 impl BenchReport {

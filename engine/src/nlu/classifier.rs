@@ -16,15 +16,19 @@ pub struct TrainSettings {
     pub l2: f32,
     /// Shuffle seed.
     pub seed: u64,
+    /// Whether the final model averages the weights over all updates
+    /// (smoother, usually generalises better).
+    pub average: bool,
 }
 
 impl Default for TrainSettings {
     fn default() -> Self {
         Self {
             epochs: 40,
-            learning_rate: 0.5,
+            learning_rate: 0.1,
             l2: 1e-5,
             seed: 0x5eed_5a1e,
+            average: true,
         }
     }
 }
@@ -84,6 +88,16 @@ impl Classifier {
         let mut grad_sq = vec![1e-6f32; dims * classes];
         let mut bias = vec![0.0f32; classes];
         let mut bias_sq = vec![1e-6f32; classes];
+        // Averaging, done lazily: `sums` holds each weight times the steps
+        // it has kept its value, up to `last` (per feature row).
+        let mut sums = if settings.average {
+            vec![0.0f32; dims * classes]
+        } else {
+            Vec::new()
+        };
+        let mut bias_sums = vec![0.0f32; classes];
+        let mut last = vec![0u32; if settings.average { dims } else { 0 }];
+        let mut step: u32 = 0;
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = Rng(settings.seed | 1);
         let mut probs = vec![0.0f32; classes];
@@ -99,6 +113,11 @@ impl Classifier {
                     }
                 }
                 softmax_in_place(&mut probs);
+                if settings.average {
+                    for (s, b) in bias_sums.iter_mut().zip(&bias) {
+                        *s += b;
+                    }
+                }
                 for c in 0..classes {
                     let g = probs[c] - if c == *y { 1.0 } else { 0.0 };
                     bias_sq[c] += g * g;
@@ -106,6 +125,13 @@ impl Classifier {
                 }
                 for &(i, v) in x {
                     let base = i as usize * classes;
+                    if settings.average {
+                        let held = (step - last[i as usize]) as f32;
+                        for c in 0..classes {
+                            sums[base + c] += weights[base + c] * held;
+                        }
+                        last[i as usize] = step;
+                    }
                     for c in 0..classes {
                         let g = (probs[c] - if c == *y { 1.0 } else { 0.0 }) * v
                             + settings.l2 * weights[base + c];
@@ -113,6 +139,21 @@ impl Classifier {
                         weights[base + c] -= settings.learning_rate * g / grad_sq[base + c].sqrt();
                     }
                 }
+                step += 1;
+            }
+        }
+        if settings.average && step > 0 {
+            let total = step as f32;
+            for (feature, &seen) in last.iter().enumerate() {
+                let held = (step - seen) as f32;
+                let base = feature * classes;
+                for c in 0..classes {
+                    let sum = sums[base + c] + weights[base + c] * held;
+                    weights[base + c] = sum / total;
+                }
+            }
+            for (b, s) in bias.iter_mut().zip(&bias_sums) {
+                *b = s / total;
             }
         }
         Self {
@@ -153,7 +194,7 @@ mod tests {
         let a = Classifier::train(&data, 2, 3, TrainSettings::default());
         let b = Classifier::train(&data, 2, 3, TrainSettings::default());
         let p = a.predict(&vec![(0, 1.0)]);
-        assert!(p[0] > 0.9, "{p:?}");
+        assert!(p[0] > 0.75, "{p:?}");
         assert_eq!(p, b.predict(&vec![(0, 1.0)]), "deterministic");
         let sum: f32 = p.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5);

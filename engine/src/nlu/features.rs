@@ -25,6 +25,11 @@ pub struct FeatureSettings {
     pub bigrams: bool,
     /// Features seen in fewer training texts are dropped.
     pub min_df: u32,
+    /// Character n-grams come from the words as written (typos
+    /// corrected) rather than from their stems.
+    pub chars_from_surface: bool,
+    /// Whether to add word trigrams.
+    pub trigrams: bool,
 }
 
 impl Default for FeatureSettings {
@@ -35,6 +40,8 @@ impl Default for FeatureSettings {
             char_weight: 0.6,
             bigrams: true,
             min_df: 1,
+            chars_from_surface: true,
+            trigrams: false,
         }
     }
 }
@@ -55,8 +62,31 @@ fn slot(name: &str) -> Option<&'static str> {
     })
 }
 
+/// One analysed word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Its stem, or a slot such as `__account__` or `__number__`.
+    pub stem: String,
+    /// The word as written, lower-cased and typo-corrected (the slot for
+    /// slots).
+    pub surface: String,
+}
+
+impl Token {
+    fn slot(token: &str) -> Self {
+        Self {
+            stem: token.to_owned(),
+            surface: token.to_owned(),
+        }
+    }
+
+    fn is_slot(&self) -> bool {
+        self.stem.starts_with("__")
+    }
+}
+
 /// The analysed words of a text: entities as slots, typos corrected, stems.
-pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<String> {
+pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<Token> {
     let mut out = Vec::new();
     let mut cursor = 0;
     let mut spans: Vec<(usize, usize, &'static str)> = entities
@@ -64,7 +94,7 @@ pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<
         .filter_map(|e| slot(e.name).map(|s| (e.span.0, e.span.1, s)))
         .collect();
     spans.sort_unstable();
-    let push_words = |piece: &str, out: &mut Vec<String>| {
+    let push_words = |piece: &str, out: &mut Vec<Token>| {
         for w in super::text::words(piece) {
             if ["please", "pls", "plz", "kindly"].contains(&w.as_str()) {
                 continue;
@@ -74,9 +104,12 @@ pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<
                 None => w,
             };
             if w.chars().all(|c| c.is_ascii_digit()) {
-                out.push("__number__".to_owned());
+                out.push(Token::slot("__number__"));
             } else {
-                out.push(stem(&w));
+                out.push(Token {
+                    stem: stem(&w),
+                    surface: w,
+                });
             }
         }
     };
@@ -85,20 +118,31 @@ pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<
             continue;
         }
         push_words(&text[cursor..s], &mut out);
-        out.push(token.to_owned());
+        out.push(Token::slot(token));
         cursor = e;
     }
     push_words(&text[cursor.min(text.len())..], &mut out);
     out
 }
 
-fn raw_features(words: &[String], settings: &FeatureSettings) -> (Vec<String>, Vec<String>) {
-    let mut word_feats = Vec::with_capacity(words.len() * 2);
+fn raw_features(tokens: &[Token], settings: &FeatureSettings) -> (Vec<String>, Vec<String>) {
+    let words: Vec<&str> = tokens.iter().map(|t| t.stem.as_str()).collect();
+    let mut word_feats = Vec::with_capacity(words.len() * 3);
+    let at = |i: isize| -> &str {
+        if i < 0 {
+            "<s>"
+        } else {
+            words.get(i as usize).copied().unwrap_or("</s>")
+        }
+    };
     for (i, w) in words.iter().enumerate() {
         word_feats.push(format!("w:{w}"));
+        let i = i as isize;
         if settings.bigrams {
-            let prev = if i == 0 { "<s>" } else { words[i - 1].as_str() };
-            word_feats.push(format!("b:{prev} {w}"));
+            word_feats.push(format!("b:{} {w}", at(i - 1)));
+        }
+        if settings.trigrams && words.len() > 1 {
+            word_feats.push(format!("t:{} {} {w}", at(i - 2), at(i - 1)));
         }
     }
     if settings.bigrams
@@ -107,7 +151,12 @@ fn raw_features(words: &[String], settings: &FeatureSettings) -> (Vec<String>, V
         word_feats.push(format!("b:{last} </s>"));
     }
     let mut char_feats = Vec::new();
-    for w in words.iter().filter(|w| !w.starts_with("__")) {
+    for t in tokens.iter().filter(|t| !t.is_slot()) {
+        let w = if settings.chars_from_surface {
+            &t.surface
+        } else {
+            &t.stem
+        };
         let padded: Vec<char> = format!("<{w}>").chars().collect();
         for n in settings.char_min..=settings.char_max {
             if padded.len() < n {
@@ -132,7 +181,7 @@ pub struct Featurizer {
 
 impl Featurizer {
     /// Fits the vocabulary and IDF on analysed training texts.
-    pub fn fit(docs: &[Vec<String>], settings: FeatureSettings) -> Self {
+    pub fn fit(docs: &[Vec<Token>], settings: FeatureSettings) -> Self {
         let mut df: BTreeMap<String, u32> = BTreeMap::new();
         for doc in docs {
             let (w, c) = raw_features(doc, &settings);
@@ -174,7 +223,7 @@ impl Featurizer {
     }
 
     /// The TF-IDF vector of an analysed text.
-    pub fn transform(&self, words: &[String]) -> Sparse {
+    pub fn transform(&self, words: &[Token]) -> Sparse {
         let (w, c) = raw_features(words, &self.settings);
         let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
         for f in w.iter().chain(c.iter()) {

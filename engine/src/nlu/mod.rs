@@ -17,6 +17,7 @@ pub mod features;
 pub mod followup;
 mod oos;
 pub mod text;
+pub mod training;
 
 use std::collections::BTreeMap;
 
@@ -77,6 +78,47 @@ impl Default for NluSettings {
             none_below: 0.2,
             missing_entity_factor: 0.3,
         }
+    }
+}
+
+impl NluSettings {
+    /// Sets one setting by name, as `nlu-bench --set name=value` does
+    /// (for choosing settings by cross-validation).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+            value
+                .parse()
+                .map_err(|_| format!("`{name}`: `{value}` is not a valid number"))
+        }
+        fn flag(name: &str, value: &str) -> Result<bool, String> {
+            value
+                .parse()
+                .map_err(|_| format!("`{name}`: `{value}` is not true or false"))
+        }
+        let f = &mut self.features;
+        let t = &mut self.train;
+        match name {
+            "char_min" => f.char_min = num(name, value)?,
+            "char_max" => f.char_max = num(name, value)?,
+            "char_weight" => f.char_weight = num(name, value)?,
+            "bigrams" => f.bigrams = flag(name, value)?,
+            "trigrams" => f.trigrams = flag(name, value)?,
+            "min_df" => f.min_df = num(name, value)?,
+            "chars_from_surface" => f.chars_from_surface = flag(name, value)?,
+            "epochs" => t.epochs = num(name, value)?,
+            "learning_rate" => t.learning_rate = num(name, value)?,
+            "l2" => t.l2 = num(name, value)?,
+            "average" => t.average = flag(name, value)?,
+            "seed" => t.seed = num(name, value)?,
+            "none_below" => self.none_below = num(name, value)?,
+            "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
+            _ => {
+                return Err(format!(
+                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, epochs, learning_rate, l2, average, seed, none_below, missing_entity_factor)"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -188,7 +230,7 @@ impl Nlu {
         for c in &classes {
             schemas.entry(c.clone()).or_default();
         }
-        let docs: Vec<Vec<String>> = examples
+        let docs: Vec<Vec<features::Token>> = examples
             .iter()
             .map(|e| features::analyse(&e.text, &extractor.extract(&e.text), &vocabulary))
             .collect();
