@@ -690,6 +690,120 @@ async fn conversations_and_docs(s: &Server) {
     }
 }
 
+async fn analytics(s: &Server) {
+    let path = "/api/v1/chatbot/analytics";
+    let a1 = s.agent("an1", 1);
+    let a2 = s.agent("an2", 1);
+    let (_, plan) = s.ask(&a1, "what plan is ABC123 on").await;
+    s.ask(&a1, "what plan is KLM204 on").await;
+    s.ask(&a2, "show invoices for ABC123").await;
+    let (_, weather) = s.ask(&a2, "will it rain this weekend").await;
+    // Tenant 2 asks too; tenant 1's analytics must not count it.
+    s.ask(&s.agent("other", 2), "what plan is ABC123 on").await;
+    let plan_id = plan["query_id"].as_str().unwrap();
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &a1,
+            json!({ "query_id": plan_id, "rating": 2, "comments": "wrong plan" }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // Agents may not read analytics; analysts and admins may.
+    let (st, b) = s.get(path, &a1).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    let analyst = s.token("boss", 1, "analyst", &[]);
+    let (st, b) = s.get(path, &analyst).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["total_queries"], 4, "{b}");
+    let minutes: i64 = b["queries_per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["queries"].as_i64().unwrap())
+        .sum();
+    assert_eq!(minutes, 4);
+    let by_intent = b["by_intent"].as_array().unwrap();
+    assert_eq!(by_intent[0]["intent"], "crm.customer_plan", "{b}");
+    assert_eq!(by_intent[0]["queries"], 2);
+    assert_eq!(by_intent[0]["ratings"], 1);
+    assert_eq!(by_intent[0]["average_rating"], 2.0);
+    assert!(by_intent.iter().any(|i| i["intent"] == "none"));
+    let users: Vec<(&str, i64)> = b["by_user"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["user_id"].as_str().unwrap(),
+                u["queries"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(users, vec![("an1", 2), ("an2", 2)]);
+    let out_of_scope = b["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["status"] == "out_of_scope")
+        .unwrap();
+    assert_eq!(out_of_scope["queries"], 1);
+    assert_eq!(out_of_scope["rate"], 0.25);
+    // Sorted by confidence, the out-of-scope question among them.
+    let confidences: Vec<f64> = b["lowest_confidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["confidence"].as_f64().unwrap())
+        .collect();
+    assert_eq!(confidences.len(), 4);
+    assert!(
+        confidences.windows(2).all(|w| w[0] <= w[1]),
+        "{confidences:?}"
+    );
+    assert!(
+        b["lowest_confidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["query_id"] == weather["query_id"])
+    );
+    let rated = b["lowest_rated"].as_array().unwrap();
+    assert_eq!(rated.len(), 1);
+    assert_eq!(rated[0]["query_id"], plan_id);
+    assert_eq!(rated[0]["comments"], "wrong plan");
+
+    // The window and limit are honoured and checked.
+    let admin = s.token("root", 1, "admin", &[]);
+    let (st, b) = s.get(&format!("{path}?limit=1"), &admin).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["lowest_confidence"].as_array().unwrap().len(), 1);
+    let (st, b) = s
+        .get(
+            &format!("{path}?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z"),
+            &admin,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["total_queries"], 0);
+    for bad in [
+        "from=yesterday",
+        "to=2020-13-01T00:00:00Z",
+        "from=2020-01-02T00:00:00Z&to=2020-01-01T00:00:00Z",
+        "from=2020-01-01T00:00:00Z&to=2020-06-01T00:00:00Z",
+        "limit=0",
+        "limit=101",
+    ] {
+        let (st, b) = s.get(&format!("{path}?{bad}"), &admin).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+    }
+    // Tenant 2's admin sees only tenant 2.
+    let (st, b) = s.get(path, &s.token("root2", 2, "admin", &[])).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["total_queries"], 1);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -710,7 +824,8 @@ on_both!(
     feedback,
     actions,
     config_endpoints,
-    conversations_and_docs
+    conversations_and_docs,
+    analytics
 );
 
 /// A plugin that fails gets 502, one that runs past its deadline 504; the

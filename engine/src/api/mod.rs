@@ -1,6 +1,7 @@
 //! The REST API: routes, shared state, and the OpenAPI document (served at
 //! `/openapi.json`, with Swagger UI at `/docs` and ReDoc at `/redoc`).
 
+pub mod analytics;
 pub mod chatbot;
 pub mod config;
 pub mod error;
@@ -163,6 +164,7 @@ impl Modify for BearerAuth {
     info(title = "Switchboard", description = "Intent engine API for ISP support agents. Tokens are JWTs with `sub`, `tenant_id`, `role`, `permissions` and `exp`."),
     paths(
         chatbot::query, chatbot::feedback, chatbot::history, chatbot::confirm, chatbot::cancel,
+        analytics::analytics,
         config::list, config::create, config::update, config::delete,
         reload, healthz, readyz, metrics,
     ),
@@ -183,6 +185,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/chatbot/query", post(chatbot::query))
         .route("/api/v1/chatbot/feedback", post(chatbot::feedback))
         .route("/api/v1/chatbot/history", get(chatbot::history))
+        .route("/api/v1/chatbot/analytics", get(analytics::analytics))
         .route(
             "/api/v1/chatbot/actions/{id}/confirm",
             post(chatbot::confirm),

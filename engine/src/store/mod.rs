@@ -2,6 +2,7 @@
 //! driver, so the same SQL serves both), and the migrations in
 //! `migrations/`, applied at start-up.
 
+pub mod analytics;
 pub mod configs;
 pub mod records;
 
