@@ -694,6 +694,14 @@ pub async fn confirm(
                     "plugin_timeout",
                     format!("plugin `{plugin}` timed out"),
                 ),
+                DispatchError::Failed {
+                    code: FailureCode::PluginWriteConflict,
+                    ..
+                } => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "write_conflict",
+                    "the change kept colliding with concurrent changes and was not made; ask again",
+                ),
                 DispatchError::Failed { code, plugin, .. } => ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     "plugin_failed",

@@ -33,6 +33,9 @@ pub enum FailureCode {
     PluginUnavailable,
     /// The engine could not run the plugin (internal).
     PluginHostError,
+    /// A write kept colliding with concurrent writes (e.g. two replicas
+    /// taking the same next ticket number) after the host's retries.
+    PluginWriteConflict,
 }
 
 impl FailureCode {
@@ -51,12 +54,16 @@ impl FailureCode {
             Self::PluginHttpNotAllowed => "plugin_http_not_allowed",
             Self::PluginUnavailable => "plugin_unavailable",
             Self::PluginHostError => "plugin_host_error",
+            Self::PluginWriteConflict => "plugin_write_conflict",
         }
     }
 
     /// Whether the failure counts against the plugin's circuit breaker.
     pub fn counts_against_plugin(self) -> bool {
-        !matches!(self, Self::PluginUnavailable | Self::PluginHostError)
+        !matches!(
+            self,
+            Self::PluginUnavailable | Self::PluginHostError | Self::PluginWriteConflict
+        )
     }
 }
 

@@ -24,6 +24,9 @@ use crate::config::Limits;
 use crate::registry::IntentRegistry;
 use crate::store::Db;
 
+/// How many times `execute` is run again after a write conflict.
+const EXECUTE_RETRIES: u32 = 5;
+
 /// A guest built against one of the supported WIT versions.
 pub(crate) enum VersionedGuest {
     /// `switchboard:plugin@0.1.0`.
@@ -245,7 +248,7 @@ impl LoadedPlugin {
         }
         let mut store = self.new_store(runtime, scope);
         let outcome = call(&self.guest, &mut store);
-        let result = match outcome {
+        let mut result = match outcome {
             Err(error) => {
                 let _ = store.data_mut().finish(false);
                 Err(self.classify(&error, store.data()))
@@ -269,6 +272,16 @@ impl LoadedPlugin {
                 },
             },
         };
+        if result.is_err() && store.data().write_conflict {
+            // Everything was rolled back; the caller may retry.
+            result = Err(self.failed(
+                FailureCode::PluginWriteConflict,
+                format!(
+                    "plugin `{}`: a write collided with a concurrent one",
+                    self.name()
+                ),
+            ));
+        }
         match &result {
             Err(DispatchError::Failed { code, message, .. }) if code.counts_against_plugin() => {
                 tracing::warn!(plugin = %self.name(), code = %code, "{message}");
@@ -315,6 +328,35 @@ impl LoadedPlugin {
 
     /// Executes a confirmed action (blocking).
     pub fn execute_blocking(
+        &self,
+        runtime: &Runtime,
+        db: Option<Db>,
+        ctx: &CallContext,
+        call: &ActionCall,
+    ) -> Result<ActionOutcome, DispatchError> {
+        // A write that collides with a concurrent one (two replicas taking
+        // the same next number) was rolled back whole: run it again.
+        let mut attempt = 0u32;
+        loop {
+            let result = self.execute_once(runtime, db.clone(), ctx, call);
+            match &result {
+                Err(DispatchError::Failed {
+                    code: FailureCode::PluginWriteConflict,
+                    ..
+                }) if attempt < EXECUTE_RETRIES => {
+                    attempt += 1;
+                    metrics::counter!("switchboard_plugin_write_retries_total", "plugin" => self.name().to_owned())
+                        .increment(1);
+                    // Spread the retries of colliding writers apart.
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
+                    std::thread::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter));
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    fn execute_once(
         &self,
         runtime: &Runtime,
         db: Option<Db>,

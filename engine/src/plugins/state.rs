@@ -158,6 +158,25 @@ pub struct HostState {
     transaction: Option<Transaction<'static, Any>>,
     /// The first rule the plugin broke, if any.
     pub violation: Option<Violation>,
+    /// Whether a write of `execute` collided with a concurrent one (a
+    /// unique key taken meanwhile, a serialisation failure, a busy
+    /// database): the host retries the whole call.
+    pub write_conflict: bool,
+}
+
+/// Whether `error` is a collision with a concurrent writer that a retry
+/// of the whole transaction can resolve.
+pub fn is_write_conflict(error: &sqlx::Error) -> bool {
+    let Some(db) = error.as_database_error() else {
+        return false;
+    };
+    matches!(
+        db.code().as_deref(),
+        // PostgreSQL: unique violation, serialisation failure, deadlock.
+        Some("23505" | "40001" | "40P01")
+        // SQLite: busy, busy snapshot, unique and primary-key constraints.
+        | Some("5" | "517" | "2067" | "1555")
+    )
 }
 
 impl WasiView for HostState {
@@ -208,6 +227,7 @@ impl HostState {
             log_lines: 0,
             transaction: None,
             violation: None,
+            write_conflict: false,
         }
     }
 
@@ -321,6 +341,9 @@ impl HostState {
                 format!("query `{name}` of plugin `{plugin}` ran past the deadline"),
             )),
             Ok(Err(error)) => {
+                if mode == CallMode::Execute && is_write_conflict(&error) {
+                    self.write_conflict = true;
+                }
                 tracing::warn!(plugin = %plugin, query = %name, %error, "named query failed");
                 Ok(Err(QueryFailure::Failed(format!("query `{name}` failed"))))
             }
@@ -345,7 +368,12 @@ impl HostState {
                 tx.rollback().await
             }
         })
-        .map_err(|e| format!("cannot finish the plugin's transaction: {e}"))
+        .map_err(|e| {
+            if commit && is_write_conflict(&e) {
+                self.write_conflict = true;
+            }
+            format!("cannot finish the plugin's transaction: {e}")
+        })
     }
 
     /// Structured logging from the plugin, capped in count and size.
