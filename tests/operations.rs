@@ -68,7 +68,11 @@ fn switchboard(db_url: &str) -> Command {
         .env("CHATBOT_JWT_SECRET", SECRET)
         .env("CHATBOT_PLUGIN_CACHE_DIR", common::cache_dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(if std::env::var_os("OPERATIONS_TEST_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     cmd
 }
 

@@ -344,7 +344,11 @@ impl HostState {
                 if mode == CallMode::Execute && is_write_conflict(&error) {
                     self.write_conflict = true;
                 }
-                tracing::warn!(plugin = %plugin, query = %name, %error, "named query failed");
+                let code = error
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .map(|c| c.into_owned());
+                tracing::warn!(plugin = %plugin, query = %name, %error, ?code, "named query failed");
                 Ok(Err(QueryFailure::Failed(format!("query `{name}` failed"))))
             }
             Ok(Ok(rows)) => Ok(Ok(rows)),

@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod configs;
 pub mod records;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ pub enum StoreError {
 pub struct Db {
     pool: AnyPool,
     kind: DbKind,
+    writer: Option<writer::Writer>,
 }
 
 /// Hides the password of a database URL for messages.
@@ -97,7 +99,13 @@ impl Db {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         sqlx::migrate!("../migrations").run(&pool).await?;
-        Ok(Self { pool, kind })
+        let writer = writer::Writer::start(pool.clone());
+        Ok(Self { pool, kind, writer })
+    }
+
+    /// The group-commit writer for recorded queries, if it runs.
+    pub fn writer(&self) -> Option<&writer::Writer> {
+        self.writer.as_ref()
     }
 
     /// The connection pool.

@@ -70,13 +70,32 @@ pub struct NewAction {
     pub expires_at: String,
 }
 
-/// Records a query (and its proposed action) in one transaction.
+/// Records a query (and its proposed action) in one transaction, which it
+/// may share with other requests' records (group commit, see
+/// [`super::writer`]); returns once they are committed.
 pub async fn insert_query(
     db: &Db,
     q: &NewQuery,
     action: Option<&NewAction>,
 ) -> Result<(), StoreError> {
+    // When the writer task is gone (its runtime shut down), write here.
+    if let Some(writer) = db.writer()
+        && let Some(outcome) = writer.write(q.clone(), action.cloned()).await
+    {
+        return outcome;
+    }
     let mut tx = db.pool().begin().await?;
+    write_query(&mut tx, q, action).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts a query and its action inside `tx`.
+pub(super) async fn write_query(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    q: &NewQuery,
+    action: Option<&NewAction>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO chatbot_queries (query_id, tenant_id, user_id, conversation_id, text, response_text, structured_data, intent, confidence, processing_time, status, interpreter, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -94,7 +113,7 @@ pub async fn insert_query(
     .bind(&q.status)
     .bind(&q.interpreter)
     .bind(&q.created_at)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if let Some(a) = action {
         sqlx::query(
@@ -113,10 +132,9 @@ pub async fn insert_query(
         .bind(&a.permission)
         .bind(&q.created_at)
         .bind(&a.expires_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
