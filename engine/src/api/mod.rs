@@ -163,7 +163,7 @@ impl Modify for BearerAuth {
     info(title = "Switchboard", description = "Intent engine API for ISP support agents. Tokens are JWTs with `sub`, `tenant_id`, `role`, `permissions` and `exp`."),
     paths(
         chatbot::query, chatbot::feedback, chatbot::history, chatbot::confirm, chatbot::cancel,
-        config::list, config::create, config::update, config::delete,
+        config::list, config::create, config::update, config::delete, config::rotate_key,
         reload, healthz, readyz, metrics,
     ),
     modifiers(&BearerAuth),
@@ -195,6 +195,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/chatbot/config/{config_id}",
             put(config::update).delete(config::delete),
+        )
+        .route(
+            "/api/v1/chatbot/config/{config_id}/rotate-key",
+            post(config::rotate_key),
         )
         .route("/api/v1/admin/reload", post(reload))
         .route("/healthz", get(healthz))
