@@ -56,7 +56,13 @@ impl Received {
     /// Everything that left the engine, as text.
     fn everything(&self) -> String {
         let mut all = format!("{} {}\n", self.method, self.path);
-        for (k, v) in &self.headers {
+        // The signing headers are hashes and random hex (checked by the
+        // verifier); everything else is scanned.
+        for (k, v) in self
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.as_str().starts_with("x-switchboard-"))
+        {
             all.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("")));
         }
         all.push_str(&String::from_utf8_lossy(&self.body));
@@ -476,15 +482,24 @@ async fn retries_on_503_and_none_on_400() {
 #[tokio::test]
 async fn the_breaker_opens_and_the_embedded_nlu_answers() {
     let ai = StandIn::start().await;
-    let mut cfg = ai_config(Some(&ai.url));
+    let mut cfg = ai_config(None);
     cfg.max_retries = 0;
     cfg.breaker.failure_threshold = 2;
     cfg.breaker.cooldown_secs = 3600;
     let s = start(cfg).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/config",
+            &token("root", 1, "admin"),
+            json!({ "name": "breaker-test", "service_url": ai.url }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
     ai.reply(Reply::Json(500, json!({})));
     for _ in 0..2 {
         let b = s.ask("show me billing for customer ABC123").await;
         assert_eq!(b["interpreter"], "embedded");
+        assert!(b["fallback_reason"].as_str().unwrap().starts_with("server_error"));
     }
     assert_eq!(ai.count(), 2);
     ai.reply(answer("billing.balance", json!({ "customer": "ABC123" }), 0.9));
@@ -498,7 +513,9 @@ async fn the_breaker_opens_and_the_embedded_nlu_answers() {
         "{b}"
     );
     assert!(
-        s.metrics().await.contains("switchboard_ai_breaker_open{service=\"global\"} 1"),
+        s.metrics()
+            .await
+            .contains("switchboard_ai_breaker_open{service=\"breaker-test\"} 1"),
         "breaker state in the metrics"
     );
     s.finish().await;

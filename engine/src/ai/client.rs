@@ -140,7 +140,7 @@ pub async fn post_json(
         {
             metrics::counter!("switchboard_ai_previous_key_used_total", "service" => service.name.clone())
                 .increment(1);
-            result = attempt(http, service, url, &path, &bytes, Some(previous), settings).await;
+            result = attempt(http, service, url, &path, &bytes, Some(*previous), settings).await;
         }
         metrics::histogram!("switchboard_ai_request_duration_seconds", "service" => service.name.clone())
             .record(started.elapsed().as_secs_f64());

@@ -22,7 +22,7 @@ macro_rules! re {
 }
 
 re!(EMAIL, r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b");
-re!(IBAN, r"(?i)\b[a-z]{2}\d{2}(?:[ ]?[a-z0-9]){11,30}\b");
+re!(IBAN, r"(?i)\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?\b");
 re!(CARD, r"\b\d(?:[ -]?\d){12,18}\b");
 re!(
     IPV4,
@@ -301,9 +301,18 @@ mod tests {
             "revenue since 2024-01-15",
             "top 10 customers over $1,000",
             "card 4111 1111 1111 1112 fails Luhn",
+            "iban GB82 WEST 1234 5698 7654 33 fails its check",
         ] {
             assert_eq!(mask(text), text);
         }
+    }
+
+    #[test]
+    fn an_iban_followed_by_words_is_still_found() {
+        assert_eq!(
+            mask("pay GB82 WEST 1234 5698 7654 32 and more"),
+            "pay <IBAN_1> and more"
+        );
     }
 
     #[test]

@@ -388,6 +388,13 @@ pub async fn rotate_key(
     let old_last4: Option<String> = current.try_get(1)?;
     let now = now_text();
     let mut previous_valid_until = None;
+    // One previous key at a time: an earlier one's grace ends now.
+    sqlx::query("UPDATE api_keys SET valid_until = $1 WHERE tenant_id = $2 AND config_id = $3 AND valid_until > $1")
+        .bind(&now)
+        .bind(tenant.get())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     if let Some(old) = &old_sealed {
         sqlx::query(
             "INSERT INTO api_keys (key_id, tenant_id, config_id, encrypted, last4, valid_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
