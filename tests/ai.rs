@@ -124,20 +124,17 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (AxStatus, [(axum::http::HeaderName, &'static str); 1], String) {
+) -> (
+    AxStatus,
+    [(axum::http::HeaderName, &'static str); 1],
+    String,
+) {
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
     let verifier = state.verifier.lock().unwrap().clone();
-    let verified = verifier.map(|v| {
-        v.verify(
-            method.as_str(),
-            &path,
-            &headers,
-            &body,
-            signing::unix_now(),
-        )
-    });
+    let verified =
+        verifier.map(|v| v.verify(method.as_str(), &path, &headers, &body, signing::unix_now()));
     state.received.lock().unwrap().push(Received {
         method: method.to_string(),
         path,
@@ -294,7 +291,13 @@ impl Server {
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut r = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -305,16 +308,24 @@ impl Server {
         let r = r.send().await.unwrap();
         let status = r.status();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, token, Some(body)).await
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     async fn ask_as(&self, tenant: i64, body: Value) -> Value {
         let (st, b) = self
-            .post("/api/v1/chatbot/query", &token("agent", tenant, "support_agent"), body)
+            .post(
+                "/api/v1/chatbot/query",
+                &token("agent", tenant, "support_agent"),
+                body,
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{b}");
         b
@@ -387,8 +398,14 @@ async fn pii_is_masked_signatures_verify_and_replays_are_refused() {
     assert_eq!(got.len(), 1);
     let r = &got[0];
     let everything = r.everything();
-    for secret in pii.iter().chain(&["mary.jones", "7946", "4111", "WEST", "10.20.30"]) {
-        assert!(!everything.contains(secret), "{secret} left the engine: {everything}");
+    for secret in pii
+        .iter()
+        .chain(&["mary.jones", "7946", "4111", "WEST", "10.20.30"])
+    {
+        assert!(
+            !everything.contains(secret),
+            "{secret} left the engine: {everything}"
+        );
     }
     let body = r.json();
     assert_eq!(r.path, "/interpret");
@@ -449,9 +466,15 @@ async fn retries_on_503_and_none_on_400() {
     let b = s.ask("any outages in the north?").await;
     assert_eq!(ai.count(), 4, "one attempt and three retries");
     assert_eq!(b["interpreter"], "embedded", "{b}");
-    assert_eq!(b["intent"], "monitoring.outages", "the embedded NLU answered: {b}");
+    assert_eq!(
+        b["intent"], "monitoring.outages",
+        "the embedded NLU answered: {b}"
+    );
     assert!(
-        b["fallback_reason"].as_str().unwrap().starts_with("server_error"),
+        b["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("server_error"),
         "{b}"
     );
 
@@ -459,7 +482,10 @@ async fn retries_on_503_and_none_on_400() {
     let b = s.ask("any outages in the south?").await;
     assert_eq!(ai.count(), 5, "a 400 is never retried");
     assert!(
-        b["fallback_reason"].as_str().unwrap().starts_with("client_error"),
+        b["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("client_error"),
         "{b}"
     );
 
@@ -499,17 +525,29 @@ async fn the_breaker_opens_and_the_embedded_nlu_answers() {
     for _ in 0..2 {
         let b = s.ask("show me billing for customer ABC123").await;
         assert_eq!(b["interpreter"], "embedded");
-        assert!(b["fallback_reason"].as_str().unwrap().starts_with("server_error"));
+        assert!(
+            b["fallback_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("server_error")
+        );
     }
     assert_eq!(ai.count(), 2);
-    ai.reply(answer("billing.balance", json!({ "customer": "ABC123" }), 0.9));
+    ai.reply(answer(
+        "billing.balance",
+        json!({ "customer": "ABC123" }),
+        0.9,
+    ));
     let b = s.ask("show me billing for customer ABC123").await;
     assert_eq!(ai.count(), 2, "an open breaker sends nothing");
     assert_eq!(b["interpreter"], "embedded");
     assert_eq!(b["intent"], "billing.customer_invoices", "{b}");
     assert_eq!(b["entities"]["customer"], "ABC123");
     assert!(
-        b["fallback_reason"].as_str().unwrap().starts_with("circuit_open"),
+        b["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("circuit_open"),
         "{b}"
     );
     assert!(
@@ -531,25 +569,64 @@ async fn malformed_and_hostile_replies_are_refused() {
     cfg.max_response_bytes = 16 * 1024;
     let s = start(cfg).await;
     let cases = [
-        (answer("admin.drop_tables", json!({}), 0.99), "invalid_reply"),
+        (
+            answer("admin.drop_tables", json!({}), 0.99),
+            "invalid_reply",
+        ),
         (answer("none; DROP TABLE", json!({}), 0.99), "invalid_reply"),
         (
-            Reply::Raw(200, format!("{{\"intent\":\"billing.balance\",\"pad\":\"{}\"}}", "x".repeat(100_000))),
+            Reply::Raw(
+                200,
+                format!(
+                    "{{\"intent\":\"billing.balance\",\"pad\":\"{}\"}}",
+                    "x".repeat(100_000)
+                ),
+            ),
             "too_large",
         ),
-        (Reply::Json(200, json!({ "intent": 5, "confidence": 0.9 })), "invalid_reply"),
-        (Reply::Json(200, json!({ "intent": "billing.balance", "confidence": "high" })), "invalid_reply"),
-        (Reply::Json(200, json!({ "intent": "billing.balance", "confidence": 7 })), "invalid_reply"),
-        (Reply::Json(200, json!({ "intent": "billing.balance", "entities": ["ABC123"], "confidence": 0.9 })), "invalid_reply"),
-        (Reply::Json(200, json!({ "intent": "billing.balance" })), "invalid_reply"),
-        (Reply::Json(200, json!(["billing.balance"])), "invalid_reply"),
-        (Reply::Raw(200, "<html>not json</html>".into()), "invalid_reply"),
+        (
+            Reply::Json(200, json!({ "intent": 5, "confidence": 0.9 })),
+            "invalid_reply",
+        ),
+        (
+            Reply::Json(
+                200,
+                json!({ "intent": "billing.balance", "confidence": "high" }),
+            ),
+            "invalid_reply",
+        ),
+        (
+            Reply::Json(200, json!({ "intent": "billing.balance", "confidence": 7 })),
+            "invalid_reply",
+        ),
+        (
+            Reply::Json(
+                200,
+                json!({ "intent": "billing.balance", "entities": ["ABC123"], "confidence": 0.9 }),
+            ),
+            "invalid_reply",
+        ),
+        (
+            Reply::Json(200, json!({ "intent": "billing.balance" })),
+            "invalid_reply",
+        ),
+        (
+            Reply::Json(200, json!(["billing.balance"])),
+            "invalid_reply",
+        ),
+        (
+            Reply::Raw(200, "<html>not json</html>".into()),
+            "invalid_reply",
+        ),
     ];
     for (reply, reason) in cases {
         ai.reply(reply.clone());
         let b = s.ask("what does ABC123 owe?").await;
         assert_eq!(b["interpreter"], "embedded", "{reply:?}: {b}");
-        assert_eq!(b["intent"], "billing.balance", "the embedded NLU answered: {b}");
+        assert_eq!(
+            b["intent"], "billing.balance",
+            "the embedded NLU answered: {b}"
+        );
         let why = b["fallback_reason"].as_str().unwrap_or_default();
         assert!(why.starts_with(reason), "{reply:?}: {why}");
         assert!(why.len() < 400, "no huge echo: {why}");
@@ -563,8 +640,15 @@ async fn malformed_and_hostile_replies_are_refused() {
     ));
     let b = s.ask("what does ABC123 owe?").await;
     assert_eq!(b["interpreter"], "http:global", "{b}");
-    assert_eq!(b["entities"], json!({ "customer": "ABC123" }), "canonical, nothing else: {b}");
-    assert!(b["response_text"].as_str().unwrap().contains("John Smith"), "{b}");
+    assert_eq!(
+        b["entities"],
+        json!({ "customer": "ABC123" }),
+        "canonical, nothing else: {b}"
+    );
+    assert!(
+        b["response_text"].as_str().unwrap().contains("John Smith"),
+        "{b}"
+    );
 
     // A value that is not an account code is dropped: the engine asks.
     ai.reply(answer(
@@ -575,7 +659,10 @@ async fn malformed_and_hostile_replies_are_refused() {
     let b = s.ask("what does ABC123 owe?").await;
     assert_eq!(b["interpreter"], "http:global");
     assert_eq!(b["entities"], json!({}), "{b}");
-    assert!(b["response_text"].as_str().unwrap().contains("I need"), "{b}");
+    assert!(
+        b["response_text"].as_str().unwrap().contains("I need"),
+        "{b}"
+    );
     s.finish().await;
 }
 
@@ -605,11 +692,16 @@ async fn openai_tool_calling_end_to_end() {
             "message": { "role": "assistant", "content": null, "tool_calls": [{ "id": "call_1", "type": "function",
                 "function": { "name": "billing_balance", "arguments": "{\"customer\": \"abc-123\"}" } }] } }] }),
     ));
-    let b = s.ask("how much does the customer with mail john.smith@example.com owe, account abc-123?").await;
+    let b = s
+        .ask("how much does the customer with mail john.smith@example.com owe, account abc-123?")
+        .await;
     assert_eq!(b["interpreter"], "openai:local", "{b}");
     assert_eq!(b["intent"], "billing.balance");
     assert_eq!(b["entities"]["customer"], "ABC123", "canonicalised: {b}");
-    assert!(b["response_text"].as_str().unwrap().contains("John Smith"), "{b}");
+    assert!(
+        b["response_text"].as_str().unwrap().contains("John Smith"),
+        "{b}"
+    );
 
     let got = ai.received();
     assert_eq!(got.len(), 1);
@@ -633,9 +725,15 @@ async fn openai_tool_calling_end_to_end() {
     assert!(balance["function"]["parameters"]["properties"]["customer"].is_object());
     assert!(balance["function"]["parameters"]["properties"]["customer_name"].is_object());
     let invoice = find("billing_invoice_details");
-    assert_eq!(invoice["function"]["parameters"]["required"], json!(["invoice"]));
+    assert_eq!(
+        invoice["function"]["parameters"]["required"],
+        json!(["invoice"])
+    );
     let top = find("crm_top_customers");
-    assert_eq!(top["function"]["parameters"]["properties"]["limit"]["type"], "integer");
+    assert_eq!(
+        top["function"]["parameters"]["properties"]["limit"]["type"],
+        "integer"
+    );
     find("none");
     assert_eq!(tools.len(), 20, "19 catalogue intents and none");
     let user = req["messages"][1]["content"].as_str().unwrap();
@@ -649,7 +747,13 @@ async fn openai_tool_calling_end_to_end() {
     let b = s.ask("any outages in the north?").await;
     assert_eq!(b["interpreter"], "embedded");
     assert_eq!(b["intent"], "monitoring.outages");
-    assert!(b["fallback_reason"].as_str().unwrap().contains("no tool call"), "{b}");
+    assert!(
+        b["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no tool call"),
+        "{b}"
+    );
 
     // Malformed arguments and unknown tools.
     for call in [
@@ -663,7 +767,12 @@ async fn openai_tool_calling_end_to_end() {
         ));
         let b = s.ask("any outages in the north?").await;
         assert_eq!(b["interpreter"], "embedded", "{call}: {b}");
-        assert!(b["fallback_reason"].as_str().unwrap().starts_with("invalid_reply"));
+        assert!(
+            b["fallback_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid_reply")
+        );
     }
 
     // A server that ignores tool_choice and writes the call as text.
@@ -679,7 +788,10 @@ async fn openai_tool_calling_end_to_end() {
 
     // The request may name the embedded NLU, or a service that is not there.
     let b = s
-        .ask_as(1, json!({ "text": "any outages in the north?", "ai_service": "embedded" }))
+        .ask_as(
+            1,
+            json!({ "text": "any outages in the north?", "ai_service": "embedded" }),
+        )
         .await;
     assert_eq!(b["interpreter"], "embedded");
     assert!(b.get("fallback_reason").is_none());
@@ -691,7 +803,12 @@ async fn openai_tool_calling_end_to_end() {
         )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("ai_service"));
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ai_service")
+    );
     // Another tenant does not see this tenant's service.
     let (st, _) = s
         .post(
@@ -728,23 +845,33 @@ async fn keys_are_encrypted_and_rotated(backend: Backend) {
     assert!(!created.to_string().contains("first-secret"));
     assert_eq!(created["api_key_last4"], "1111");
 
-    let stored: Option<String> = sqlx::query_scalar(
-        "SELECT api_key_encrypted FROM ai_service_configs WHERE config_id = $1",
-    )
-    .bind(&id)
-    .fetch_one(s.db.pool())
-    .await
-    .unwrap();
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT api_key_encrypted FROM ai_service_configs WHERE config_id = $1")
+            .bind(&id)
+            .fetch_one(s.db.pool())
+            .await
+            .unwrap();
     let stored = stored.unwrap();
     assert!(!stored.contains("first-secret") && !stored.contains(&hex::encode(k1)));
-    assert_eq!(Sealer::new(MASTER).open(&stored).unwrap(), k1, "AEAD under the master key");
+    assert_eq!(
+        Sealer::new(MASTER).open(&stored).unwrap(),
+        k1,
+        "AEAD under the master key"
+    );
     assert!(Sealer::new("another-master").open(&stored).is_err());
 
     ai.verify_with(&[k1]);
-    ai.reply(answer("billing.balance", json!({ "customer": "ABC123" }), 0.9));
+    ai.reply(answer(
+        "billing.balance",
+        json!({ "customer": "ABC123" }),
+        0.9,
+    ));
     let b = s.ask("what does ABC123 owe?").await;
     assert_eq!(b["interpreter"], "http:primary", "{b}");
-    assert_eq!(ai.received()[0].headers["authorization"], format!("Bearer {k1}"));
+    assert_eq!(
+        ai.received()[0].headers["authorization"],
+        format!("Bearer {k1}")
+    );
 
     // Rotate to k2; the service still only knows k1.
     let (st, rotated) = s
@@ -761,7 +888,10 @@ async fn keys_are_encrypted_and_rotated(backend: Backend) {
     assert!(rotated["previous_key_valid_until"].is_string());
     let before = ai.count();
     let b = s.ask("what does KLM204 owe?").await;
-    assert_eq!(b["interpreter"], "http:primary", "the previous key still works: {b}");
+    assert_eq!(
+        b["interpreter"], "http:primary",
+        "the previous key still works: {b}"
+    );
     let tried: Vec<(String, bool)> = ai.received()[before..]
         .iter()
         .map(|r| {
@@ -796,8 +926,17 @@ async fn keys_are_encrypted_and_rotated(backend: Backend) {
     let before = ai.count();
     let b = s.ask("what does KLM204 owe now?").await;
     assert_eq!(b["interpreter"], "embedded", "{b}");
-    assert!(b["fallback_reason"].as_str().unwrap().starts_with("client_error"));
-    assert_eq!(ai.count(), before + 1, "only k3 was tried, once (401 is not retried)");
+    assert!(
+        b["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("client_error")
+    );
+    assert_eq!(
+        ai.count(),
+        before + 1,
+        "only k3 was tried, once (401 is not retried)"
+    );
 
     // Nothing returns a key; other roles and tenants cannot rotate.
     let (_, list) = s
@@ -827,7 +966,11 @@ async fn keys_are_encrypted_and_rotated(backend: Backend) {
             json!({ "name": "leaky", "service_url": ai.url, "parameters": { "signing_secret": "x" } }),
         )
         .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "secrets never go in parameters");
+    assert_eq!(
+        st,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "secrets never go in parameters"
+    );
     s.finish().await;
 }
 
@@ -850,10 +993,17 @@ async fn the_cache_hits_on_a_repeat_per_tenant_and_answers_stay_fresh() {
     let mut cfg = ai_config(Some(&ai.url));
     cfg.cache.enabled = true;
     let s = start(cfg).await;
-    ai.reply(answer("crm.customer_profile", json!({ "customer": "ABC123" }), 0.9));
+    ai.reply(answer(
+        "crm.customer_profile",
+        json!({ "customer": "ABC123" }),
+        0.9,
+    ));
     let b = s.ask("Who is ABC123?").await;
     assert_eq!(b["interpreter"], "http:global");
-    assert!(b["response_text"].as_str().unwrap().contains("John Smith"), "{b}");
+    assert!(
+        b["response_text"].as_str().unwrap().contains("John Smith"),
+        "{b}"
+    );
     sqlx::query("UPDATE customers SET name = 'Johnny Smithers' WHERE tenant_id = 1 AND account_code = 'ABC123'")
         .execute(s.db.pool())
         .await
@@ -862,19 +1012,33 @@ async fn the_cache_hits_on_a_repeat_per_tenant_and_answers_stay_fresh() {
     assert_eq!(ai.count(), 1, "the repeat is a cache hit");
     assert_eq!(b["interpreter"], "http:global");
     assert!(
-        b["response_text"].as_str().unwrap().contains("Johnny Smithers"),
+        b["response_text"]
+            .as_str()
+            .unwrap()
+            .contains("Johnny Smithers"),
         "the answer is fresh: {b}"
     );
     let b = s.ask_as(2, json!({ "text": "Who is ABC123?" })).await;
     assert_eq!(ai.count(), 2, "another tenant has its own cache");
     assert_eq!(b["interpreter"], "http:global");
 
-    ai.reply(answer("crm.find_customer", json!({ "email": "<EMAIL_1>" }), 0.9));
-    let b = s.ask("find the customer with email john.smith@example.com").await;
+    ai.reply(answer(
+        "crm.find_customer",
+        json!({ "email": "<EMAIL_1>" }),
+        0.9,
+    ));
+    let b = s
+        .ask("find the customer with email john.smith@example.com")
+        .await;
     assert_eq!(b["entities"]["email"], "john.smith@example.com");
-    let b = s.ask("find the customer with email garcia@example.net").await;
+    let b = s
+        .ask("find the customer with email garcia@example.net")
+        .await;
     assert_eq!(ai.count(), 3, "same masked text: a hit");
-    assert_eq!(b["entities"]["email"], "garcia@example.net", "its own value back: {b}");
+    assert_eq!(
+        b["entities"]["email"], "garcia@example.net",
+        "its own value back: {b}"
+    );
     let b = s
         .ask_as(
             1,
@@ -884,8 +1048,14 @@ async fn the_cache_hits_on_a_repeat_per_tenant_and_answers_stay_fresh() {
     assert_eq!(ai.count(), 4, "the conversation is part of the key");
     assert_eq!(b["interpreter"], "http:global");
     let m = s.metrics().await;
-    assert!(m.contains("switchboard_ai_cache_total{result=\"hit\"}"), "{m}");
-    assert!(m.contains("switchboard_ai_cache_total{result=\"miss\"}"), "{m}");
+    assert!(
+        m.contains("switchboard_ai_cache_total{result=\"hit\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("switchboard_ai_cache_total{result=\"miss\"}"),
+        "{m}"
+    );
     s.finish().await;
 }
 
@@ -915,7 +1085,11 @@ async fn the_redis_cache_is_shared_by_replicas() {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED);
-    ai.reply(answer("billing.balance", json!({ "customer": "KLM204" }), 0.9));
+    ai.reply(answer(
+        "billing.balance",
+        json!({ "customer": "KLM204" }),
+        0.9,
+    ));
     let first = a.ask("what does KLM204 owe?").await;
     assert_eq!(first["interpreter"], "http:shared", "{first}");
     let second = b.ask("what does KLM204 owe?").await;

@@ -25,7 +25,11 @@ pub fn key(tenant: TenantId, service: &str, text: &str, history: &[String]) -> S
         h.update([0]);
         h.update(normalise(earlier).as_bytes());
     }
-    format!("switchboard:ai:v1:{}:{}", tenant.get(), hex::encode(h.finalize()))
+    format!(
+        "switchboard:ai:v1:{}:{}",
+        tenant.get(),
+        hex::encode(h.finalize())
+    )
 }
 
 /// Lower case, single spaces, trimmed; placeholders are kept as written.
@@ -230,7 +234,10 @@ mod tests {
         assert_eq!(k, key(t1, "s", "find <EMAIL_1> PLEASE ", &[]));
         assert_ne!(k, key(TenantId::new(2), "s", "find <EMAIL_1> please", &[]));
         assert_ne!(k, key(t1, "s", "find <email_1> please", &[]));
-        assert_ne!(k, key(t1, "s", "find <EMAIL_1> please", &["earlier".into()]));
+        assert_ne!(
+            k,
+            key(t1, "s", "find <EMAIL_1> please", &["earlier".into()])
+        );
         assert_ne!(k, key(t1, "other", "find <EMAIL_1> please", &[]));
     }
 }

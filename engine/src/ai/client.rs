@@ -92,10 +92,7 @@ fn without_url(e: &reqwest::Error) -> String {
 
 /// Reads at most `cap` bytes of the body.
 async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, CallError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > cap as u64)
-    {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(CallError::TooLarge(cap));
     }
     let mut body = Vec::new();
@@ -132,10 +129,21 @@ pub async fn post_json(
     let mut retry = 0;
     loop {
         let started = Instant::now();
-        let mut result = attempt(http, service, url, &path, &bytes, keys.first().copied(), settings).await;
+        let mut result = attempt(
+            http,
+            service,
+            url,
+            &path,
+            &bytes,
+            keys.first().copied(),
+            settings,
+        )
+        .await;
         // The service refuses the new key: during the grace period of a
         // rotation, the previous one may still be what it knows.
-        if let Err(CallError::Status { status: 401 | 403, .. }) = &result
+        if let Err(CallError::Status {
+            status: 401 | 403, ..
+        }) = &result
             && let Some(previous) = keys.get(1)
         {
             metrics::counter!("switchboard_ai_previous_key_used_total", "service" => service.name.clone())

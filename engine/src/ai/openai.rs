@@ -60,17 +60,27 @@ fn entity_schema(name: &str) -> Json {
     match name {
         "limit" => json!({ "type": "integer", "description": "how many" }),
         "min_amount" => json!({ "type": "number", "description": "a minimum amount of money" }),
-        "region" => json!({ "type": "string", "enum": ["north", "south", "east", "west", "central"] }),
+        "region" => {
+            json!({ "type": "string", "enum": ["north", "south", "east", "west", "central"] })
+        }
         "status" => json!({ "type": "string", "enum": ["paid", "unpaid", "overdue"] }),
         "priority" => json!({ "type": "string", "enum": ["low", "normal", "high", "urgent"] }),
-        "customer" => json!({ "type": "string", "description": "account code: three letters and three digits, e.g. ABC123" }),
-        "customer_name" => json!({ "type": "string", "description": "a customer's name as written" }),
-        "invoice" => json!({ "type": "string", "description": "invoice number, e.g. INV-2025-001" }),
+        "customer" => {
+            json!({ "type": "string", "description": "account code: three letters and three digits, e.g. ABC123" })
+        }
+        "customer_name" => {
+            json!({ "type": "string", "description": "a customer's name as written" })
+        }
+        "invoice" => {
+            json!({ "type": "string", "description": "invoice number, e.g. INV-2025-001" })
+        }
         "ticket" => json!({ "type": "string", "description": "ticket number, e.g. TCK-1042" }),
         "device" => json!({ "type": "string", "description": "device name, e.g. OLT-NORTH-01" }),
         "email" => json!({ "type": "string", "description": "an email address" }),
         "phone" => json!({ "type": "string", "description": "a phone number" }),
-        "period" => json!({ "type": "string", "description": "a time period as written, e.g. last month" }),
+        "period" => {
+            json!({ "type": "string", "description": "a time period as written, e.g. last month" })
+        }
         "subject" => json!({ "type": "string", "description": "what it is about" }),
         other => json!({ "type": "string", "description": other }),
     }
@@ -189,7 +199,9 @@ pub fn parse(
     names: &BTreeMap<String, String>,
 ) -> Result<CheckedReply, String> {
     let (name, arguments) = first_call(reply)?;
-    let name = name.as_str().ok_or("the tool call's name is not a string")?;
+    let name = name
+        .as_str()
+        .ok_or("the tool call's name is not a string")?;
     let intent = names.get(name).ok_or_else(|| {
         let shown: String = name.chars().take(64).collect();
         format!("unknown tool `{shown}`")
@@ -221,7 +233,10 @@ mod tests {
             ("http://h:1", "http://h:1/v1/chat/completions"),
             ("http://h:1/v1", "http://h:1/v1/chat/completions"),
             ("http://h:1/api/v1/", "http://h:1/api/v1/chat/completions"),
-            ("http://h:1/x/chat/completions", "http://h:1/x/chat/completions"),
+            (
+                "http://h:1/x/chat/completions",
+                "http://h:1/x/chat/completions",
+            ),
         ] {
             let u = reqwest::Url::parse(given).unwrap();
             assert_eq!(endpoint(&u).as_str(), want);

@@ -119,8 +119,8 @@ pub fn canonical(nlu: &Nlu, name: &str, value: &str) -> Option<String> {
             .ok()
             .filter(|v| v.is_finite() && *v >= 0.0)
             .map(format_number),
-        "customer" | "invoice" | "ticket" | "device" | "email" | "phone" | "region"
-        | "status" | "priority" => found(),
+        "customer" | "invoice" | "ticket" | "device" | "email" | "phone" | "region" | "status"
+        | "priority" => found(),
         "customer_name" | "period" | "subject" => Some(found().unwrap_or_else(|| value.to_owned())),
         // A plugin's own entity: the engine has no rule for it.
         _ => Some(value.to_owned()),

@@ -237,7 +237,10 @@ mod tests {
         let now = 1_700_000_000;
         let signed = headers(&sign("k-1", "POST", "/interpret", now, "n1", body));
         let v = Verifier::with_key("k-1");
-        assert_eq!(v.verify("POST", "/interpret", &signed, body, now + 5), Ok(()));
+        assert_eq!(
+            v.verify("POST", "/interpret", &signed, body, now + 5),
+            Ok(())
+        );
         assert_eq!(
             v.verify("POST", "/interpret", &signed, body, now + 5),
             Err(VerifyError::Replayed)

@@ -169,9 +169,11 @@ fn check_parameters(m: &serde_json::Map<String, Json_>) -> Result<(), ApiError> 
     {
         return bad("`max_retries` must be an integer from 0 to 10");
     }
-    let secretish = m
-        .keys()
-        .find(|k| ["key", "secret", "token", "password"].iter().any(|s| k.to_ascii_lowercase().contains(s)));
+    let secretish = m.keys().find(|k| {
+        ["key", "secret", "token", "password"]
+            .iter()
+            .any(|s| k.to_ascii_lowercase().contains(s))
+    });
     if let Some(k) = secretish {
         return Err(ApiError::invalid_field(
             "parameters",
@@ -332,7 +334,10 @@ pub async fn rotate_key(
         return Err(ApiError::invalid_field("api_key", "must not be empty"));
     }
     if key.len() > 4096 {
-        return Err(ApiError::invalid_field("api_key", "at most 4096 characters"));
+        return Err(ApiError::invalid_field(
+            "api_key",
+            "at most 4096 characters",
+        ));
     }
     let grace = body.grace_period_secs.unwrap_or(DEFAULT_GRACE_SECS);
     if grace > 30 * 86_400 {
