@@ -447,7 +447,7 @@ async fn pii_is_masked_signatures_verify_and_replays_are_refused() {
     }
     let st = tampered
         .header(signing::NONCE_HEADER, "ffffffffffffffffffffffffffffffff")
-        .body(r.body.to_vec().into_iter().rev().collect::<Vec<u8>>())
+        .body(r.body.iter().rev().copied().collect::<Vec<u8>>())
         .send()
         .await
         .unwrap()

@@ -149,7 +149,7 @@ fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput,
 fn check_parameters(m: &serde_json::Map<String, Json_>) -> Result<(), ApiError> {
     let bad = |what: &str| Err(ApiError::invalid_field("parameters", what));
     if let Some(b) = m.get("backend")
-        && !b.as_str().is_some_and(|b| Backend::parse(b).is_some())
+        && b.as_str().is_none_or(|b| Backend::parse(b).is_none())
     {
         return bad("`backend` must be `http` or `openai`");
     }
@@ -165,7 +165,7 @@ fn check_parameters(m: &serde_json::Map<String, Json_>) -> Result<(), ApiError> 
         return bad("`timeout_secs` must be an integer from 1 to 300");
     }
     if let Some(t) = m.get("max_retries")
-        && !t.as_u64().is_some_and(|t| t <= 10)
+        && t.as_u64().is_none_or(|t| t > 10)
     {
         return bad("`max_retries` must be an integer from 0 to 10");
     }
