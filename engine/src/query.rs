@@ -389,7 +389,10 @@ impl QueryEngine {
                 code,
                 message,
             }) => {
-                outcome.response_text = format!("Sorry, that failed: {message}");
+                outcome.response_text = format!(
+                    "Sorry, that failed: {}",
+                    crate::ai::mask::for_logs(&message)
+                );
                 outcome.structured_data = json!({ "error": code });
                 outcome.status = Status::PluginFailed { plugin, code };
             }

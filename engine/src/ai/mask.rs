@@ -7,8 +7,10 @@
 //! keys on). The [`Masked`] mapping turns placeholders in a service's reply
 //! back into the real values.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 
@@ -41,6 +43,25 @@ re!(
 );
 re!(DATE, r"^\d{4}-\d{2}-\d{2}$");
 re!(PLACEHOLDER, r"<[A-Z][A-Z0-9_]*_\d+>");
+
+static LOG_MASKING: AtomicBool = AtomicBool::new(true);
+static LOG_MASKER: OnceLock<Masker> = OnceLock::new();
+
+/// Sets up masking of log lines and error messages for the process
+/// (`CHATBOT_MASK_PII_IN_LOGS`, on by default, with the admin's patterns;
+/// the patterns of the first call stay).
+pub fn configure_logs(enabled: bool, extra: &[PiiPattern]) {
+    LOG_MASKING.store(enabled, Ordering::Relaxed);
+    let _ = LOG_MASKER.set(Masker::new(extra));
+}
+
+/// `text` as it may be logged: PII masked unless log masking is off.
+pub fn for_logs(text: &str) -> Cow<'_, str> {
+    if !LOG_MASKING.load(Ordering::Relaxed) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(LOG_MASKER.get_or_init(Masker::default).redact(text))
+}
 
 /// What kind of PII a pattern finds, with a check beyond the pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +352,14 @@ mod tests {
         assert_eq!(texts[1], "and <EMAIL_2>, then <EMAIL_1> again");
         assert_eq!(map.values.len(), 2);
         assert!(map.has_unknown_placeholder("<EMAIL_9>"));
+    }
+
+    #[test]
+    fn log_lines_are_masked_by_default() {
+        assert_eq!(
+            for_logs("no customer with email a.b@example.com").as_ref(),
+            "no customer with email <EMAIL_1>"
+        );
     }
 
     #[test]

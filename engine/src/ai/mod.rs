@@ -271,8 +271,8 @@ impl AiServices {
         &self.masker
     }
 
-    /// `text` as it may be logged: masked unless `ai.mask_pii_in_logs` is
-    /// off.
+    /// `text` as it may be logged or put in an error message: masked
+    /// unless `ai.mask_pii_in_logs` is off.
     pub fn loggable(&self, text: &str) -> String {
         if self.config.mask_pii_in_logs {
             self.masker.redact(text)

@@ -321,6 +321,7 @@ impl HostState {
                 format!("query `{name}` of plugin `{plugin}` ran past the deadline"),
             )),
             Ok(Err(error)) => {
+                let error = crate::ai::mask::for_logs(&error.to_string()).into_owned();
                 tracing::warn!(plugin = %plugin, query = %name, %error, "named query failed");
                 Ok(Err(QueryFailure::Failed(format!("query `{name}` failed"))))
             }
@@ -365,6 +366,10 @@ impl HostState {
             .collect::<Vec<_>>()
             .join(" ");
         let fields: String = fields.chars().take(MAX_LOG_BYTES).collect();
+        // Plugins log what they handle: PII is masked like everything
+        // else the engine logs (`CHATBOT_MASK_PII_IN_LOGS`).
+        let message = crate::ai::mask::for_logs(&message);
+        let fields = crate::ai::mask::for_logs(&fields);
         let plugin = &self.scope.plugin;
         match level {
             tracing::Level::ERROR => {
