@@ -36,6 +36,8 @@ const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 enum Reply {
     Json(u16, Value),
     Raw(u16, String),
+    /// Waits this many milliseconds, then answers `none`.
+    Slow(u64),
 }
 
 /// One request the stand-in received.
@@ -158,6 +160,14 @@ async fn handle(
             v.to_string(),
         ),
         Some(Reply::Raw(status, text)) => (AxStatus::from_u16(status).unwrap(), json_type, text),
+        Some(Reply::Slow(ms)) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            (
+                AxStatus::OK,
+                json_type,
+                json!({ "intent": "none", "confidence": 1.0 }).to_string(),
+            )
+        }
         None => (AxStatus::SERVICE_UNAVAILABLE, json_type, "{}".into()),
     }
 }
@@ -500,6 +510,30 @@ async fn retries_on_503_and_none_on_400() {
     );
     assert!(m.contains("switchboard_ai_request_duration_seconds"), "{m}");
     assert!(m.contains("switchboard_ai_errors_total"), "{m}");
+    s.finish().await;
+}
+
+/// An attempt that runs past the timeout is abandoned and retried; in the
+/// end the embedded NLU answers.
+#[tokio::test]
+async fn a_slow_service_times_out_and_is_retried() {
+    let ai = StandIn::start().await;
+    let mut cfg = ai_config(Some(&ai.url));
+    cfg.timeout_secs = 1;
+    cfg.max_retries = 1;
+    let s = start(cfg).await;
+    ai.reply(Reply::Slow(5_000));
+    let b = s.ask("any outages in the north?").await;
+    assert_eq!(b["interpreter"], "embedded", "{b}");
+    assert_eq!(b["intent"], "monitoring.outages");
+    assert!(
+        b["fallback_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("timeout"),
+        "{b}"
+    );
+    assert_eq!(ai.count(), 2, "the timed-out attempt was retried once");
     s.finish().await;
 }
 

@@ -75,10 +75,15 @@ pub enum Cache {
         client: redis::Client,
         /// The connection, made on first use.
         connection: OnceCell<redis::aio::ConnectionManager>,
+        /// After a failed connection, Redis is not tried again before this.
+        retry_after: Mutex<Option<Instant>>,
         /// How long an entry lives.
         ttl: Duration,
     },
 }
+
+/// How long the cache is skipped after Redis could not be reached.
+pub const REDIS_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,6 +115,7 @@ impl Cache {
             Some(url) => Ok(Self::Redis {
                 client: redis::Client::open(url).map_err(|e| CacheError(e.to_string()))?,
                 connection: OnceCell::new(),
+                retry_after: Mutex::new(None),
                 ttl,
             }),
             None => Ok(Self::Memory {
@@ -128,7 +134,20 @@ impl Cache {
     async fn redis(
         client: &redis::Client,
         cell: &OnceCell<redis::aio::ConnectionManager>,
+        retry_after: &Mutex<Option<Instant>>,
     ) -> Option<redis::aio::ConnectionManager> {
+        if let Some(c) = cell.get() {
+            return Some(c.clone());
+        }
+        // Redis down: a miss at once, rather than a connection attempt per
+        // query.
+        if retry_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| Instant::now() < t)
+        {
+            return None;
+        }
         let made = cell
             .get_or_try_init(|| async {
                 let config = redis::aio::ConnectionManagerConfig::new()
@@ -142,6 +161,8 @@ impl Cache {
             Ok(c) => Some(c.clone()),
             Err(error) => {
                 tracing::warn!(%error, "interpretation cache: Redis unavailable");
+                *retry_after.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Instant::now() + REDIS_RETRY_AFTER);
                 None
             }
         }
@@ -163,15 +184,21 @@ impl Cache {
                 }
             }
             Self::Redis {
-                client, connection, ..
+                client,
+                connection,
+                retry_after,
+                ..
             } => {
-                let mut c = Self::redis(client, connection).await?;
-                let text: Option<String> = match c.get(key).await {
-                    Ok(t) => t,
-                    Err(error) => {
-                        tracing::warn!(%error, "interpretation cache: Redis read failed");
-                        None
-                    }
+                let text: Option<String> = match Self::redis(client, connection, retry_after).await
+                {
+                    None => None,
+                    Some(mut c) => match c.get(key).await {
+                        Ok(t) => t,
+                        Err(error) => {
+                            tracing::warn!(%error, "interpretation cache: Redis read failed");
+                            None
+                        }
+                    },
                 };
                 text.and_then(|t| serde_json::from_str(&t).ok())
             }
@@ -205,9 +232,10 @@ impl Cache {
             Self::Redis {
                 client,
                 connection,
+                retry_after,
                 ttl,
             } => {
-                let Some(mut c) = Self::redis(client, connection).await else {
+                let Some(mut c) = Self::redis(client, connection, retry_after).await else {
                     return;
                 };
                 let Ok(text) = serde_json::to_string(reply) else {
@@ -226,6 +254,50 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_a_miss_not_an_error() {
+        // Port 1 on the loopback: nothing listens there.
+        let cache = Cache::new(
+            true,
+            Duration::from_secs(60),
+            10,
+            Some("redis://127.0.0.1:1"),
+        )
+        .unwrap();
+        let reply = CheckedReply {
+            intent: "none".into(),
+            confidence: 1.0,
+            entities: Default::default(),
+        };
+        cache.put("k".into(), &reply).await;
+        assert_eq!(cache.get("k").await, None);
+        if let Cache::Redis { retry_after, .. } = &cache {
+            assert!(retry_after.lock().unwrap().is_some(), "not retried at once");
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_entries_are_capped_and_off_keeps_nothing() {
+        let cache = Cache::new(true, Duration::from_secs(60), 2, None).unwrap();
+        let reply = CheckedReply {
+            intent: "none".into(),
+            confidence: 1.0,
+            entities: Default::default(),
+        };
+        for k in ["a", "b", "c"] {
+            cache.put(k.into(), &reply).await;
+        }
+        let mut hits = 0;
+        for k in ["a", "b", "c"] {
+            hits += usize::from(cache.get(k).await.is_some());
+        }
+        assert_eq!(hits, 2, "at most max_entries are kept");
+        assert!(cache.get("c").await.is_some(), "the newest is kept");
+        let off = Cache::new(false, Duration::from_secs(60), 2, None).unwrap();
+        off.put("a".into(), &reply).await;
+        assert_eq!(off.get("a").await, None);
+    }
 
     #[test]
     fn keys_ignore_case_and_spacing_but_not_tenant_placeholders_or_history() {

@@ -341,3 +341,38 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(toml: &str) -> String {
+        Config::parse_str(toml, "t.toml")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn ai_settings_are_checked_and_named() {
+        assert!(error_of("[ai]\nbackend = \"grpc\"").contains("`ai.backend`"));
+        assert!(error_of("[ai]\nservice_url = \"ftp://x\"").contains("`ai.service_url`"));
+        assert!(error_of("[ai]\ntimeout_secs = 0").contains("`ai.timeout_secs`"));
+        assert!(error_of("[ai.cache]\nredis_url = \"http://x\"").contains("`ai.cache.redis_url`"));
+        assert!(
+            error_of("[[ai.pii_patterns]]\nname = \"emp\"\nregex = \"E\\\\d+\"")
+                .contains("`ai.pii_patterns[0].name`")
+        );
+        assert!(
+            error_of("[[ai.pii_patterns]]\nname = \"EMP\"\nregex = \"(\"")
+                .contains("`ai.pii_patterns[0].regex`")
+        );
+        let ok = Config::parse_str(
+            "[ai]\nservice_url = \"https://ai.internal/x\"\nbackend = \"openai\"\n[[ai.pii_patterns]]\nname = \"EMP\"\nregex = \"EMP-\\\\d{6}\"",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.validate().map_err(|e| e.to_string()), Ok(()));
+    }
+}
