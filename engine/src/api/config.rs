@@ -169,11 +169,7 @@ fn check_parameters(m: &serde_json::Map<String, Json_>) -> Result<(), ApiError> 
     {
         return bad("`max_retries` must be an integer from 0 to 10");
     }
-    let secretish = m.keys().find(|k| {
-        ["key", "secret", "token", "password"]
-            .iter()
-            .any(|s| k.to_ascii_lowercase().contains(s))
-    });
+    let secretish = m.keys().find(|k| looks_secret(k));
     if let Some(k) = secretish {
         return Err(ApiError::invalid_field(
             "parameters",
@@ -181,6 +177,20 @@ fn check_parameters(m: &serde_json::Map<String, Json_>) -> Result<(), ApiError> 
         ));
     }
     Ok(())
+}
+
+/// Whether a parameter's name says it holds a secret (`api_key`,
+/// `signing_secret`, `access_token`, `password`, ...; not `max_tokens`).
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    n == "key"
+        || n == "token"
+        || n == "authorization"
+        || n.ends_with("_key")
+        || n.ends_with("apikey")
+        || n.ends_with("_token")
+        || n.ends_with("secret")
+        || n.ends_with("password")
 }
 
 fn invalidate(state: &AppState, caller: &Caller) {
@@ -364,4 +374,26 @@ pub async fn rotate_key(
         previous_key_last4: rotated.previous_last4,
         previous_key_valid_until: rotated.previous_valid_until,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_secret;
+
+    #[test]
+    fn secret_looking_parameters() {
+        for n in [
+            "api_key",
+            "apiKey",
+            "signing_secret",
+            "access-token",
+            "password",
+            "key",
+        ] {
+            assert!(looks_secret(n), "{n}");
+        }
+        for n in ["model", "max_tokens", "temperature", "backend", "keyword"] {
+            assert!(!looks_secret(n), "{n}");
+        }
+    }
 }
