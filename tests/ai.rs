@@ -38,6 +38,8 @@ enum Reply {
     Raw(u16, String),
     /// Waits this many milliseconds, then answers `none`.
     Slow(u64),
+    /// A chunked body (no content length) of this many bytes.
+    Chunked(usize),
 }
 
 /// One request the stand-in received.
@@ -126,11 +128,8 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (
-    AxStatus,
-    [(axum::http::HeaderName, &'static str); 1],
-    String,
-) {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
@@ -150,10 +149,17 @@ async fn handle(
             AxStatus::UNAUTHORIZED,
             json_type,
             json!({ "error": e.to_string() }).to_string(),
-        );
+        )
+            .into_response();
     }
     let reply = state.reply.lock().unwrap().clone();
-    match reply {
+    if let Some(Reply::Chunked(total)) = reply {
+        let chunks = (0..total.div_ceil(8192))
+            .map(|_| Ok::<_, std::convert::Infallible>(Bytes::from(vec![b' '; 8192])));
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        return (AxStatus::OK, json_type, body).into_response();
+    }
+    let reply: (AxStatus, _, String) = match reply {
         Some(Reply::Json(status, v)) => (
             AxStatus::from_u16(status).unwrap(),
             json_type,
@@ -168,8 +174,9 @@ async fn handle(
                 json!({ "intent": "none", "confidence": 1.0 }).to_string(),
             )
         }
-        None => (AxStatus::SERVICE_UNAVAILABLE, json_type, "{}".into()),
-    }
+        Some(Reply::Chunked(_)) | None => (AxStatus::SERVICE_UNAVAILABLE, json_type, "{}".into()),
+    };
+    reply.into_response()
 }
 
 // ------------------------------------------------------------------ engine
@@ -618,6 +625,7 @@ async fn malformed_and_hostile_replies_are_refused() {
             ),
             "too_large",
         ),
+        (Reply::Chunked(200_000), "too_large"),
         (
             Reply::Json(200, json!({ "intent": 5, "confidence": 0.9 })),
             "invalid_reply",

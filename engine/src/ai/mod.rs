@@ -173,6 +173,20 @@ impl std::fmt::Display for Fallback {
     }
 }
 
+/// Releases a breaker's trial if the call it guards never finished.
+struct TrialGuard<'a> {
+    breaker: &'a Breaker,
+    settled: bool,
+}
+
+impl Drop for TrialGuard<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.breaker.release_trial();
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct TenantEntry {
     loaded: Option<Instant>,
@@ -474,7 +488,14 @@ impl AiServices {
             user_id: &ctx.user_id,
             tenant: ctx.tenant.get(),
         };
+        // A query abandoned mid-call (the client went away) must not leave
+        // a half-open breaker waiting for a trial that never ends.
+        let mut guard = TrialGuard {
+            breaker: &breaker,
+            settled: false,
+        };
         let result = self.call(service, &prompt, registry).await;
+        guard.settled = true;
         match result {
             Ok(checked) => {
                 breaker.record_success();
