@@ -212,7 +212,18 @@ impl Masker {
                 // not a date.
                 let before = text[..start].chars().next_back();
                 let after = text[end..].chars().next();
+                // "INV 2025 001" is an invoice number typed with spaces.
+                let after_code_word = text[..start]
+                    .trim_end()
+                    .rsplit(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .is_some_and(|w| {
+                        ["inv", "invoice", "tck", "ticket"]
+                            .iter()
+                            .any(|code| w.eq_ignore_ascii_case(code))
+                    });
                 (7..=15).contains(&digits)
+                    && !after_code_word
                     && !before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
                     && !after.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
                     && !DATE.is_match(m.trim())
@@ -320,6 +331,7 @@ mod tests {
     fn leaves_business_codes_alone() {
         for text in [
             "invoice INV-2025-001 for ABC123",
+            "invoice INV 2025 001 and inv 2024 0042",
             "ticket TCK-1042",
             "device OLT-NORTH-01",
             "revenue since 2024-01-15",
