@@ -12,10 +12,13 @@
 //!   fresh instance per call, with limits, named queries scoped to the
 //!   caller's tenant, and a circuit breaker.
 //! - [`nlu`]: the embedded NLU, trained from the plugins' examples.
+//! - [`ai`]: external AI services that may interpret instead (masked,
+//!   signed, retried, breaker-guarded, cached, with the NLU as fallback).
 //! - [`query`]: one query end to end: interpret, decide, dispatch.
 //! - [`store`]: the database (SQLite by default, PostgreSQL in production)
 //!   and its migrations.
 
+pub mod ai;
 pub mod api;
 pub mod auth;
 pub mod config;

@@ -277,6 +277,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "CHATBOT_MASTER_KEY is not set: API keys are sealed with the development key"
                 );
             }
+            switchboard::ai::mask::configure_logs(
+                config.ai.mask_pii_in_logs,
+                &config.ai.pii_patterns,
+            );
+            let ai = switchboard::ai::AiServices::new(&config.ai, Some(db.clone()), sealer.clone())
+                .map_err(|e| e.to_string())?;
+            let engine = engine.with_ai(Arc::new(ai));
             let state = Arc::new(AppState {
                 engine,
                 db,

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
+use crate::ai::{AiServices, SelectError, Selection};
 use crate::config::Config;
 use crate::nlu::training::{self, SourcedExample, TrainingDataError};
 use crate::nlu::{Interpretation, Nlu, NluError, TrainingExample};
@@ -67,8 +68,11 @@ pub struct QueryOutcome {
     pub suggested_actions: Vec<SuggestedAction>,
     /// For action intents: the change to confirm.
     pub proposal: Option<Proposal>,
-    /// Which interpreter understood the query.
+    /// Which interpreter understood the query: `embedded`, or
+    /// `BACKEND:SERVICE` for an AI service (e.g. `openai:local-llm`).
     pub interpreter: String,
+    /// Why the embedded NLU answered although an AI service was chosen.
+    pub fallback_reason: Option<String>,
     /// The plugin that answered, if any.
     pub plugin: Option<String>,
     /// How it ended.
@@ -97,6 +101,7 @@ pub struct QueryEngine {
     /// One reload at a time, so plugins and NLU always match.
     reloading: tokio::sync::Mutex<()>,
     settings: QuerySettings,
+    ai: Option<Arc<AiServices>>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -158,7 +163,65 @@ impl QueryEngine {
             nlu: ArcSwap::from_pointee(nlu),
             reloading: tokio::sync::Mutex::new(()),
             settings,
+            ai: None,
         })
+    }
+
+    /// Lets queries be interpreted by external AI services.
+    pub fn with_ai(mut self, ai: Arc<AiServices>) -> Self {
+        self.ai = Some(ai);
+        self
+    }
+
+    /// The external AI services, if set up.
+    pub fn ai(&self) -> Option<&Arc<AiServices>> {
+        self.ai.as_ref()
+    }
+
+    /// Answers `text` with the interpreter `selection` picks: an AI
+    /// service when one applies (the embedded NLU answers if it fails,
+    /// and the outcome says why), else the embedded NLU. Without AI
+    /// services this is [`QueryEngine::answer`].
+    pub async fn answer_with(
+        &self,
+        ctx: &CallContext,
+        text: &str,
+        history: &[String],
+        permissions: Option<&[String]>,
+        selection: Selection<'_>,
+    ) -> Result<QueryOutcome, SelectError> {
+        let Some(ai) = &self.ai else {
+            return match selection {
+                Selection::Named(name) if name != "embedded" => {
+                    Err(SelectError::Unknown(name.to_owned()))
+                }
+                _ => Ok(self.answer(ctx, text, history, permissions).await),
+            };
+        };
+        let Some(service) = ai.resolve(ctx.tenant, selection).await? else {
+            return Ok(self.answer(ctx, text, history, permissions).await);
+        };
+        let nlu = self.nlu();
+        let set = self.plugins.set();
+        let started = std::time::Instant::now();
+        match ai
+            .interpret(&service, ctx, text, history, &nlu, set.registry())
+            .await
+        {
+            Ok(interpretation) => {
+                let interpreter = format!("{}:{}", service.backend.as_str(), service.name);
+                metrics::histogram!("switchboard_interpretation_duration_seconds", "interpreter" => interpreter.clone())
+                    .record(started.elapsed().as_secs_f64());
+                Ok(self
+                    .answer_interpreted(ctx, text, interpretation, &interpreter, permissions)
+                    .await)
+            }
+            Err(fallback) => {
+                let mut outcome = self.answer(ctx, text, history, permissions).await;
+                outcome.fallback_reason = Some(fallback.to_string());
+                Ok(outcome)
+            }
+        }
     }
 
     /// The plugin host.
@@ -242,6 +305,7 @@ impl QueryEngine {
             suggested_actions: Vec::new(),
             proposal: None,
             interpreter: interpreter.to_owned(),
+            fallback_reason: None,
             plugin: None,
             status: Status::Answered,
         };
@@ -354,7 +418,10 @@ impl QueryEngine {
                 code,
                 message,
             }) => {
-                outcome.response_text = format!("Sorry, that failed: {message}");
+                outcome.response_text = format!(
+                    "Sorry, that failed: {}",
+                    crate::ai::mask::for_logs(&message)
+                );
                 outcome.structured_data = json!({ "error": code });
                 outcome.status = Status::PluginFailed { plugin, code };
             }

@@ -8,7 +8,12 @@
 //! outcome), `query_confidence`; `interpretation_duration_seconds`
 //! (interpreter); `plugin_call_duration_seconds` (plugin, outcome),
 //! `plugin_failures_total` (plugin, code), `plugin_breaker_open` (plugin);
-//! `db_write_duration_seconds` (operation); `feedback_rating`.
+//! `db_write_duration_seconds` (operation); `feedback_rating`; external
+//! AI services: `ai_request_duration_seconds` (service),
+//! `ai_requests_total` (service, outcome), `ai_errors_total` (service,
+//! kind), `ai_retries_total` (service, kind), `ai_fallbacks_total`
+//! (service, reason), `ai_breaker_open` (service),
+//! `ai_previous_key_used_total` (service), `ai_cache_total` (result).
 
 use std::sync::OnceLock;
 use std::time::Instant;

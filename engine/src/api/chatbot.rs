@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, Auth};
+use crate::ai::{SelectError, Selection};
 use crate::auth::Caller;
 use crate::plugins::{ActionCall, CallContext, DispatchError, FailureCode, ReportedKind};
 use crate::query::Status;
@@ -64,6 +65,11 @@ pub struct QueryRequest {
     /// conversation's recent queries.
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// The AI service (a configuration's name) to interpret with;
+    /// `embedded` for the embedded NLU. Default: the tenant's default
+    /// configuration, else the configured service, else the embedded NLU.
+    #[serde(default)]
+    pub ai_service: Option<String>,
 }
 
 /// A suggested next step.
@@ -112,8 +118,13 @@ pub struct QueryResponse {
     /// Entities used.
     #[schema(value_type = Object)]
     pub entities: Json_,
-    /// Which interpreter understood the query.
+    /// Which interpreter understood the query: `embedded`, or
+    /// `BACKEND:SERVICE` (e.g. `http:primary`) for an AI service.
     pub interpreter: String,
+    /// Present when an AI service was chosen but failed (or its circuit
+    /// is open) and the embedded NLU answered: `reason: detail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
     /// The conversation, when one was given.
     pub conversation_id: Option<String>,
     /// For action intents: the change to confirm.
@@ -248,11 +259,28 @@ pub async fn query(
         history.drain(..history.len() - keep);
     }
 
+    let selection = match body.ai_service.as_deref() {
+        Some(name) => {
+            no_control("ai_service", name)?;
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err(ApiError::invalid_field(
+                    "ai_service",
+                    "must be 1 to 100 characters",
+                ));
+            }
+            Selection::Named(name)
+        }
+        None => Selection::Default,
+    };
     let perms: Vec<String> = caller.permissions.iter().cloned().collect();
     let outcome = state
         .engine
-        .answer(&ctx(&caller), text, &history, Some(&perms))
-        .await;
+        .answer_with(&ctx(&caller), text, &history, Some(&perms), selection)
+        .await
+        .map_err(|e| match e {
+            SelectError::Unknown(_) => ApiError::invalid_field("ai_service", e),
+            SelectError::Store(s) => ApiError::unavailable(s),
+        })?;
     let processing_time = started.elapsed().as_secs_f64();
     let (status_text, error) = match &outcome.status {
         Status::Forbidden { permission } => (
@@ -378,6 +406,7 @@ pub async fn query(
         intent: outcome.intent,
         entities: Json_::Object(entities),
         interpreter: outcome.interpreter,
+        fallback_reason: outcome.fallback_reason,
         conversation_id: body.conversation_id,
         pending_action: action.map(|a| PendingAction {
             action_id: a.action_id,

@@ -1,6 +1,6 @@
 //! AI service configurations (admin role only, own tenant): list, create,
-//! update, delete. API keys are write-only: stored sealed, shown as their
-//! last four characters at most.
+//! update, delete, rotate the key. API keys are write-only: stored sealed,
+//! shown as their last four characters at most.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Auth};
+use crate::ai::Backend;
 use crate::auth::Caller;
 use crate::secrets::last4;
 use crate::store::configs::{self, ConfigInput, ConfigRow, ConfigWriteError};
@@ -111,7 +112,10 @@ fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput,
     }
     let parameters = match body.parameters {
         None | Some(Json_::Null) => Json_::Object(Default::default()),
-        Some(Json_::Object(m)) => Json_::Object(m),
+        Some(Json_::Object(m)) => {
+            check_parameters(&m)?;
+            Json_::Object(m)
+        }
         Some(_) => {
             return Err(ApiError::invalid_field(
                 "parameters",
@@ -139,6 +143,60 @@ fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput,
         api_key,
         is_default: body.is_default,
     })
+}
+
+/// The parameters the engine reads; others are kept as they are.
+fn check_parameters(m: &serde_json::Map<String, Json_>) -> Result<(), ApiError> {
+    let bad = |what: &str| Err(ApiError::invalid_field("parameters", what));
+    if let Some(b) = m.get("backend")
+        && b.as_str().is_none_or(|b| Backend::parse(b).is_none())
+    {
+        return bad("`backend` must be `http` or `openai`");
+    }
+    if m.get("model").is_some_and(|v| !v.is_string()) {
+        return bad("`model` must be a string");
+    }
+    if m.get("enabled").is_some_and(|v| !v.is_boolean()) {
+        return bad("`enabled` must be true or false");
+    }
+    if let Some(t) = m.get("timeout_secs")
+        && !t.as_u64().is_some_and(|t| (1..=300).contains(&t))
+    {
+        return bad("`timeout_secs` must be an integer from 1 to 300");
+    }
+    if let Some(t) = m.get("max_retries")
+        && t.as_u64().is_none_or(|t| t > 10)
+    {
+        return bad("`max_retries` must be an integer from 0 to 10");
+    }
+    let secretish = m.keys().find(|k| looks_secret(k));
+    if let Some(k) = secretish {
+        return Err(ApiError::invalid_field(
+            "parameters",
+            format!("`{k}` looks like a secret: parameters are not encrypted; use `api_key`"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a parameter's name says it holds a secret (`api_key`,
+/// `signing_secret`, `access_token`, `password`, ...; not `max_tokens`).
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    n == "key"
+        || n == "token"
+        || n == "authorization"
+        || n.ends_with("_key")
+        || n.ends_with("apikey")
+        || n.ends_with("_token")
+        || n.ends_with("secret")
+        || n.ends_with("password")
+}
+
+fn invalidate(state: &AppState, caller: &Caller) {
+    if let Some(ai) = state.engine.ai() {
+        ai.invalidate(caller.tenant);
+    }
 }
 
 fn write_error(e: ConfigWriteError) -> ApiError {
@@ -187,6 +245,7 @@ pub async fn create(
     let row = configs::create(&state.db, caller.tenant, &new_id(), &input)
         .await
         .map_err(write_error)?;
+    invalidate(&state, &caller);
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -212,6 +271,7 @@ pub async fn update(
     let row = configs::update(&state.db, caller.tenant, &id, &input)
         .await
         .map_err(write_error)?;
+    invalidate(&state, &caller);
     Ok(Json(row.into()))
 }
 
@@ -231,5 +291,109 @@ pub async fn delete(
     configs::delete(&state.db, caller.tenant, &id)
         .await
         .map_err(write_error)?;
+    invalidate(&state, &caller);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Default grace period of a rotated key: one day.
+pub const DEFAULT_GRACE_SECS: u64 = 86_400;
+
+/// A new key for a configuration.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyInput {
+    /// The new API key; write-only.
+    pub api_key: String,
+    /// Seconds the previous key stays in use when the service refuses the
+    /// new one (default 86400, at most 30 days; 0 retires it at once).
+    #[serde(default)]
+    pub grace_period_secs: Option<u64>,
+}
+
+/// The configuration after a rotation (no key is ever returned).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RotateKeyResponse {
+    /// The configuration, with the new key's last four characters.
+    pub config: AiServiceConfig,
+    /// The previous key's last four characters, if there was one.
+    pub previous_key_last4: Option<String>,
+    /// Until when the previous key is still used.
+    pub previous_key_valid_until: Option<String>,
+}
+
+/// Replaces the API key; the previous key stays usable for a grace period.
+#[utoipa::path(
+    post, path = "/api/v1/chatbot/config/{config_id}/rotate-key", tag = "config",
+    params(("config_id" = String, Path, description = "The configuration")),
+    request_body = RotateKeyInput,
+    responses(
+        (status = 200, body = RotateKeyResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rotate_key(
+    State(state): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RotateKeyInput>,
+) -> Result<Json<RotateKeyResponse>, ApiError> {
+    admin(&caller)?;
+    let key = body.api_key;
+    if key.trim().is_empty() {
+        return Err(ApiError::invalid_field("api_key", "must not be empty"));
+    }
+    if key.len() > 4096 {
+        return Err(ApiError::invalid_field(
+            "api_key",
+            "at most 4096 characters",
+        ));
+    }
+    let grace = body.grace_period_secs.unwrap_or(DEFAULT_GRACE_SECS);
+    if grace > 30 * 86_400 {
+        return Err(ApiError::invalid_field(
+            "grace_period_secs",
+            "at most 2592000 (30 days)",
+        ));
+    }
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(grace as i64))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let rotated = configs::rotate_key(
+        &state.db,
+        caller.tenant,
+        &id,
+        &state.sealer.seal(&key),
+        &last4(&key),
+        &until,
+    )
+    .await
+    .map_err(write_error)?;
+    invalidate(&state, &caller);
+    Ok(Json(RotateKeyResponse {
+        config: rotated.row.into(),
+        previous_key_last4: rotated.previous_last4,
+        previous_key_valid_until: rotated.previous_valid_until,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_secret;
+
+    #[test]
+    fn secret_looking_parameters() {
+        for n in [
+            "api_key",
+            "apiKey",
+            "signing_secret",
+            "access-token",
+            "password",
+            "key",
+        ] {
+            assert!(looks_secret(n), "{n}");
+        }
+        for n in ["model", "max_tokens", "temperature", "backend", "keyword"] {
+            assert!(!looks_secret(n), "{n}");
+        }
+    }
 }

@@ -165,7 +165,7 @@ impl Modify for BearerAuth {
     paths(
         chatbot::query, chatbot::feedback, chatbot::history, chatbot::confirm, chatbot::cancel,
         analytics::analytics,
-        config::list, config::create, config::update, config::delete,
+        config::list, config::create, config::update, config::delete, config::rotate_key,
         reload, healthz, readyz, metrics,
     ),
     modifiers(&BearerAuth),
@@ -198,6 +198,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/chatbot/config/{config_id}",
             put(config::update).delete(config::delete),
+        )
+        .route(
+            "/api/v1/chatbot/config/{config_id}/rotate-key",
+            post(config::rotate_key),
         )
         .route("/api/v1/admin/reload", post(reload))
         .route("/healthz", get(healthz))

@@ -31,6 +31,17 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("CHATBOT_MAX_CONTEXT_SIZE", "api.max_context_size"),
     ("CHATBOT_ACTION_TTL_SECS", "api.action_ttl_secs"),
     ("CHATBOT_NLU_TRAINING_FILES", "nlu.training_files"),
+    ("CHATBOT_AI_SERVICE_URL", "ai.service_url"),
+    ("CHATBOT_AI_SERVICE_BACKEND", "ai.backend"),
+    ("CHATBOT_AI_SERVICE_MODEL", "ai.model"),
+    ("CHATBOT_AI_SERVICE_API_KEY", "ai.api_key"),
+    ("CHATBOT_AI_SERVICE_TIMEOUT", "ai.timeout_secs"),
+    ("CHATBOT_AI_SERVICE_MAX_RETRIES", "ai.max_retries"),
+    ("CHATBOT_SIGN_REQUESTS", "ai.sign_requests"),
+    ("CHATBOT_MASK_PII_IN_LOGS", "ai.mask_pii_in_logs"),
+    ("CHATBOT_ENABLE_RESPONSE_CACHE", "ai.cache.enabled"),
+    ("CHATBOT_CACHE_TTL", "ai.cache.ttl_secs"),
+    ("CHATBOT_REDIS_URL", "ai.cache.redis_url"),
 ];
 
 fn parse<T: FromStr>(var: &str, key: &str, value: &str, allowed: &str) -> Result<T, ConfigError> {
@@ -105,6 +116,33 @@ pub fn apply_env(
                     .map(PathBuf::from)
                     .collect();
             }
+            "CHATBOT_AI_SERVICE_URL" => {
+                config.ai.service_url = Some(value).filter(|v| !v.trim().is_empty());
+            }
+            "CHATBOT_AI_SERVICE_BACKEND" => config.ai.backend = value.trim().to_owned(),
+            "CHATBOT_AI_SERVICE_MODEL" => config.ai.model = value,
+            "CHATBOT_AI_SERVICE_API_KEY" => {
+                config.ai.api_key = Some(value).filter(|v| !v.is_empty());
+            }
+            "CHATBOT_AI_SERVICE_TIMEOUT" => {
+                config.ai.timeout_secs = parse(var, key, &value, "a number of seconds")?;
+            }
+            "CHATBOT_AI_SERVICE_MAX_RETRIES" => {
+                config.ai.max_retries = parse(var, key, &value, "an integer")?;
+            }
+            "CHATBOT_SIGN_REQUESTS" => config.ai.sign_requests = parse_bool(var, key, &value)?,
+            "CHATBOT_MASK_PII_IN_LOGS" => {
+                config.ai.mask_pii_in_logs = parse_bool(var, key, &value)?;
+            }
+            "CHATBOT_ENABLE_RESPONSE_CACHE" => {
+                config.ai.cache.enabled = parse_bool(var, key, &value)?;
+            }
+            "CHATBOT_CACHE_TTL" => {
+                config.ai.cache.ttl_secs = parse(var, key, &value, "a number of seconds")?;
+            }
+            "CHATBOT_REDIS_URL" => {
+                config.ai.cache.redis_url = Some(value).filter(|v| !v.trim().is_empty());
+            }
             // Every variable of ENV_VARS has an arm above; the test
             // `every_listed_variable_is_applied` keeps the two in step.
             _ => {}
@@ -123,7 +161,13 @@ mod tests {
             match var {
                 "CHATBOT_ADDR" => "127.0.0.1:9999".into(),
                 "CHATBOT_DATABASE_URL" => "postgres://x@y/z".into(),
-                "CHATBOT_BUILTIN_PLUGINS" => "false".into(),
+                "CHATBOT_BUILTIN_PLUGINS"
+                | "CHATBOT_SIGN_REQUESTS"
+                | "CHATBOT_MASK_PII_IN_LOGS"
+                | "CHATBOT_ENABLE_RESPONSE_CACHE" => "false".into(),
+                "CHATBOT_AI_SERVICE_URL" => "http://ai.internal:9000/interpret".into(),
+                "CHATBOT_REDIS_URL" => "redis://127.0.0.1:6379".into(),
+                "CHATBOT_AI_SERVICE_BACKEND" => "openai".into(),
                 "CHATBOT_PLUGIN_CACHE_DIR" | "CHATBOT_JWT_PUBLIC_KEY_FILE" => "/nowhere".into(),
                 "CHATBOT_JWT_SECRET" => "a-secret-from-the-environment".into(),
                 _ => "7".into(),

@@ -67,6 +67,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// Deployment training data for the embedded NLU.
     pub nlu: NluConfig,
+    /// External AI services (`[ai]`).
+    pub ai: AiConfig,
     /// One entry per plugin to load or configure (`[[plugin]]`).
     #[serde(rename = "plugin")]
     pub plugin: Vec<PluginEntry>,
@@ -138,6 +140,99 @@ impl Default for ApiConfig {
             max_page_size: 100,
         }
     }
+}
+
+/// `[ai]`: interpretation by an external AI service, and how the engine
+/// talks to one. A tenant's default configuration from the config API
+/// takes precedence over `service_url` here.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AiConfig {
+    /// A service for every tenant without a configuration of its own
+    /// (`CHATBOT_AI_SERVICE_URL`); none by default (embedded NLU).
+    pub service_url: Option<String>,
+    /// `http` (the generic schema) or `openai` (`/v1/chat/completions`
+    /// with tools) (`CHATBOT_AI_SERVICE_BACKEND`).
+    pub backend: String,
+    /// The model named in OpenAI-compatible requests
+    /// (`CHATBOT_AI_SERVICE_MODEL`).
+    pub model: String,
+    /// The service's API key (`CHATBOT_AI_SERVICE_API_KEY`); also the
+    /// request-signing key.
+    pub api_key: Option<String>,
+    /// Seconds per attempt (`CHATBOT_AI_SERVICE_TIMEOUT`).
+    pub timeout_secs: u64,
+    /// Retries after the first attempt (`CHATBOT_AI_SERVICE_MAX_RETRIES`).
+    pub max_retries: u32,
+    /// First backoff delay in milliseconds; doubled per retry, with jitter.
+    pub retry_base_ms: u64,
+    /// Largest reply read from a service, in bytes.
+    pub max_response_bytes: u64,
+    /// Sign requests with HMAC-SHA256 (`CHATBOT_SIGN_REQUESTS`).
+    pub sign_requests: bool,
+    /// Mask PII in logs and error messages too (`CHATBOT_MASK_PII_IN_LOGS`).
+    pub mask_pii_in_logs: bool,
+    /// Per-service circuit breaker.
+    pub breaker: BreakerConfig,
+    /// Interpretation cache.
+    pub cache: AiCacheConfig,
+    /// Extra PII patterns to mask, besides the built-in ones.
+    pub pii_patterns: Vec<PiiPattern>,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            service_url: None,
+            backend: "http".to_owned(),
+            model: "default".to_owned(),
+            api_key: None,
+            timeout_secs: 10,
+            max_retries: 3,
+            retry_base_ms: 200,
+            max_response_bytes: 256 * 1024,
+            sign_requests: true,
+            mask_pii_in_logs: true,
+            breaker: BreakerConfig::default(),
+            cache: AiCacheConfig::default(),
+            pii_patterns: Vec::new(),
+        }
+    }
+}
+
+/// `[ai.cache]`: interpretations per tenant, in-process or in Redis.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AiCacheConfig {
+    /// Whether to cache (`CHATBOT_ENABLE_RESPONSE_CACHE`).
+    pub enabled: bool,
+    /// Seconds an interpretation is kept (`CHATBOT_CACHE_TTL`).
+    pub ttl_secs: u64,
+    /// Redis, shared by replicas (`CHATBOT_REDIS_URL`); in-process without.
+    pub redis_url: Option<String>,
+    /// Most entries kept in process.
+    pub max_entries: usize,
+}
+
+impl Default for AiCacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_secs: 3600,
+            redis_url: None,
+            max_entries: 10_000,
+        }
+    }
+}
+
+/// `[[ai.pii_patterns]]`: an admin's pattern, masked as `<NAME_n>`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PiiPattern {
+    /// Placeholder name: upper-case letters, digits and `_`.
+    pub name: String,
+    /// A regular expression (Rust `regex` syntax).
+    pub regex: String,
 }
 
 /// `[database]`

@@ -168,6 +168,8 @@ impl Config {
             }
         }
 
+        self.validate_ai()?;
+
         let mut seen = BTreeSet::new();
         for (i, entry) in self.plugin.iter().enumerate() {
             let key = format!("plugin[{i}]");
@@ -237,5 +239,140 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_ai(&self) -> Result<(), ConfigError> {
+        let ai = &self.ai;
+        if let Some(url) = &ai.service_url {
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => {
+                    return Err(invalid(
+                        self,
+                        "ai.service_url",
+                        format!("`{url}` is not an http(s) URL"),
+                    ));
+                }
+            }
+        }
+        if !matches!(ai.backend.as_str(), "http" | "openai") {
+            return Err(invalid(
+                self,
+                "ai.backend",
+                format!("`{}` is not a backend: use `http` or `openai`", ai.backend),
+            ));
+        }
+        check_range(self, "ai.timeout_secs", ai.timeout_secs, 1, 300)?;
+        check_range(self, "ai.max_retries", u64::from(ai.max_retries), 0, 10)?;
+        check_range(self, "ai.retry_base_ms", ai.retry_base_ms, 1, 60_000)?;
+        check_range(
+            self,
+            "ai.max_response_bytes",
+            ai.max_response_bytes,
+            1024,
+            16 * 1024 * 1024,
+        )?;
+        check_range(
+            self,
+            "ai.breaker.failure_threshold",
+            u64::from(ai.breaker.failure_threshold),
+            1,
+            1000,
+        )?;
+        check_range(
+            self,
+            "ai.breaker.cooldown_secs",
+            ai.breaker.cooldown_secs,
+            1,
+            86_400,
+        )?;
+        check_range(self, "ai.cache.ttl_secs", ai.cache.ttl_secs, 1, 30 * 86_400)?;
+        check_range(
+            self,
+            "ai.cache.max_entries",
+            ai.cache.max_entries as u64,
+            1,
+            10_000_000,
+        )?;
+        if let Some(url) = &ai.cache.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                self,
+                "ai.cache.redis_url",
+                "must start with redis:// or rediss://",
+            ));
+        }
+        for (i, p) in ai.pii_patterns.iter().enumerate() {
+            let key = format!("ai.pii_patterns[{i}]");
+            if p.name.is_empty()
+                || p.name.len() > 32
+                || !p
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(invalid(
+                    self,
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is not a placeholder name: use 1 to 32 upper-case letters, digits and `_`",
+                        p.name
+                    ),
+                ));
+            }
+            if let Err(e) = regex::Regex::new(&p.regex) {
+                return Err(invalid(
+                    self,
+                    format!("{key}.regex"),
+                    format!("is not a valid regular expression: {e}"),
+                ));
+            }
+            if regex::Regex::new(&p.regex).is_ok_and(|r| r.is_match("")) {
+                return Err(invalid(
+                    self,
+                    format!("{key}.regex"),
+                    "matches the empty text: it would mask nothing useful",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(toml: &str) -> String {
+        Config::parse_str(toml, "t.toml")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn ai_settings_are_checked_and_named() {
+        assert!(error_of("[ai]\nbackend = \"grpc\"").contains("`ai.backend`"));
+        assert!(error_of("[ai]\nservice_url = \"ftp://x\"").contains("`ai.service_url`"));
+        assert!(error_of("[ai]\ntimeout_secs = 0").contains("`ai.timeout_secs`"));
+        assert!(error_of("[ai.cache]\nredis_url = \"http://x\"").contains("`ai.cache.redis_url`"));
+        assert!(
+            error_of("[[ai.pii_patterns]]\nname = \"emp\"\nregex = \"E\\\\d+\"")
+                .contains("`ai.pii_patterns[0].name`")
+        );
+        assert!(
+            error_of("[[ai.pii_patterns]]\nname = \"EMP\"\nregex = \"(\"")
+                .contains("`ai.pii_patterns[0].regex`")
+        );
+        let ok = Config::parse_str(
+            "[ai]\nservice_url = \"https://ai.internal/x\"\nbackend = \"openai\"\n[[ai.pii_patterns]]\nname = \"EMP\"\nregex = \"EMP-\\\\d{6}\"",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.validate().map_err(|e| e.to_string()), Ok(()));
     }
 }

@@ -284,6 +284,7 @@ impl LoadedPlugin {
         }
         match &result {
             Err(DispatchError::Failed { code, message, .. }) if code.counts_against_plugin() => {
+                let message = crate::ai::mask::for_logs(message);
                 tracing::warn!(plugin = %self.name(), code = %code, "{message}");
                 if self.breaker.record_failure() {
                     tracing::error!(

@@ -348,6 +348,7 @@ impl HostState {
                     .as_database_error()
                     .and_then(|e| e.code())
                     .map(|c| c.into_owned());
+                let error = crate::ai::mask::for_logs(&error.to_string()).into_owned();
                 tracing::warn!(plugin = %plugin, query = %name, %error, ?code, "named query failed");
                 Ok(Err(QueryFailure::Failed(format!("query `{name}` failed"))))
             }
@@ -397,6 +398,10 @@ impl HostState {
             .collect::<Vec<_>>()
             .join(" ");
         let fields: String = fields.chars().take(MAX_LOG_BYTES).collect();
+        // Plugins log what they handle: PII is masked like everything
+        // else the engine logs (`CHATBOT_MASK_PII_IN_LOGS`).
+        let message = crate::ai::mask::for_logs(&message);
+        let fields = crate::ai::mask::for_logs(&fields);
         let plugin = &self.scope.plugin;
         match level {
             tracing::Level::ERROR => {

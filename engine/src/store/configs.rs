@@ -262,6 +262,11 @@ pub async fn delete(db: &Db, tenant: TenantId, id: &str) -> Result<(), ConfigWri
     let Some(was_default) = current else {
         return Err(ConfigWriteError::NotFound(id.to_owned()));
     };
+    sqlx::query("DELETE FROM api_keys WHERE tenant_id = $1 AND config_id = $2")
+        .bind(tenant.get())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2")
         .bind(tenant.get())
         .bind(id)
@@ -297,4 +302,129 @@ pub async fn sealed_key(db: &Db, tenant: TenantId, id: &str) -> Result<Option<St
     .fetch_optional(db.pool())
     .await?;
     Ok(key.flatten())
+}
+
+/// A configuration with its sealed keys, for the AI client (never the API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    /// The configuration.
+    pub row: ConfigRow,
+    /// Its sealed current key.
+    pub sealed_key: Option<String>,
+    /// Sealed previous keys still in their grace period, with its end
+    /// (RFC 3339).
+    pub previous_keys: Vec<(String, String)>,
+}
+
+/// Every configuration of the tenant with its keys.
+pub async fn services(db: &Db, tenant: TenantId) -> Result<Vec<ServiceRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, api_key_encrypted FROM ai_service_configs WHERE tenant_id = $1 ORDER BY name"
+    ))
+    .bind(tenant.get())
+    .fetch_all(db.pool())
+    .await?;
+    let now = now_text();
+    let previous = sqlx::query(
+        "SELECT config_id, encrypted, valid_until FROM api_keys WHERE tenant_id = $1 AND config_id IS NOT NULL AND valid_until > $2 ORDER BY valid_until DESC",
+    )
+    .bind(tenant.get())
+    .bind(&now)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let row = read(r)?;
+        let sealed_key: Option<String> = r.try_get(8)?;
+        let mut previous_keys = Vec::new();
+        for p in &previous {
+            let config: String = p.try_get(0)?;
+            if config == row.config_id {
+                previous_keys.push((p.try_get(1)?, p.try_get(2)?));
+            }
+        }
+        out.push(ServiceRow {
+            row,
+            sealed_key,
+            previous_keys,
+        });
+    }
+    Ok(out)
+}
+
+/// The outcome of a key rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotated {
+    /// The configuration, with the new key's last four characters.
+    pub row: ConfigRow,
+    /// The previous key's last four characters, if there was one.
+    pub previous_last4: Option<String>,
+    /// Until when the previous key is still used (RFC 3339).
+    pub previous_valid_until: Option<String>,
+}
+
+/// Replaces the key of a configuration with `sealed` (and `last4`); the
+/// previous key stays usable until `grace_until` (RFC 3339).
+pub async fn rotate_key(
+    db: &Db,
+    tenant: TenantId,
+    id: &str,
+    sealed: &str,
+    last4: &str,
+    grace_until: &str,
+) -> Result<Rotated, ConfigWriteError> {
+    let mut tx = db.pool().begin().await?;
+    let current = sqlx::query(
+        "SELECT api_key_encrypted, api_key_last4 FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2",
+    )
+    .bind(tenant.get())
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(current) = current else {
+        return Err(ConfigWriteError::NotFound(id.to_owned()));
+    };
+    let old_sealed: Option<String> = current.try_get(0)?;
+    let old_last4: Option<String> = current.try_get(1)?;
+    let now = now_text();
+    let mut previous_valid_until = None;
+    // One previous key at a time: an earlier one's grace ends now.
+    sqlx::query("UPDATE api_keys SET valid_until = $1 WHERE tenant_id = $2 AND config_id = $3 AND valid_until > $1")
+        .bind(&now)
+        .bind(tenant.get())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(old) = &old_sealed {
+        sqlx::query(
+            "INSERT INTO api_keys (key_id, tenant_id, config_id, encrypted, last4, valid_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(super::records::new_id())
+        .bind(tenant.get())
+        .bind(id)
+        .bind(old)
+        .bind(old_last4.clone().unwrap_or_default())
+        .bind(grace_until)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        previous_valid_until = Some(grace_until.to_owned());
+    }
+    sqlx::query("UPDATE ai_service_configs SET api_key_encrypted = $1, api_key_last4 = $2, updated_at = $3 WHERE tenant_id = $4 AND config_id = $5")
+        .bind(sealed)
+        .bind(last4)
+        .bind(&now)
+        .bind(tenant.get())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let row = get(db, tenant, id)
+        .await?
+        .ok_or_else(|| ConfigWriteError::NotFound(id.to_owned()))?;
+    Ok(Rotated {
+        row,
+        previous_last4: old_sealed.and(old_last4),
+        previous_valid_until,
+    })
 }

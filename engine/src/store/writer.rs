@@ -56,7 +56,14 @@ impl Writer {
         action: Option<NewAction>,
     ) -> Option<Result<(), StoreError>> {
         let (done, outcome) = oneshot::channel();
-        self.jobs.send(Job { query, action, done }).await.ok()?;
+        self.jobs
+            .send(Job {
+                query,
+                action,
+                done,
+            })
+            .await
+            .ok()?;
         outcome.await.ok()
     }
 }
