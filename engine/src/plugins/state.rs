@@ -306,6 +306,13 @@ impl HostState {
         let mut transaction = self.transaction.take();
         let outcome = rt.block_on(async {
             tokio::time::timeout(remaining, async {
+                // SQLite reads of `handle` (SELECT only, checked at load)
+                // run straight on the pool: no BEGIN/ROLLBACK round trips
+                // to SQLite's worker thread for each call.
+                if mode == CallMode::Handle && db.kind() == DbKind::Sqlite {
+                    let rows = sql::bind(&query.sql, values).fetch_all(db.pool()).await?;
+                    return sql::read_rows(&rows);
+                }
                 if transaction.is_none() {
                     let mut tx = db.pool().begin().await?;
                     if mode == CallMode::Handle && db.kind() == DbKind::Postgres {
