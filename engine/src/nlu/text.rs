@@ -74,6 +74,33 @@ pub fn stem(word: &str) -> String {
 pub struct Vocabulary {
     counts: BTreeMap<String, u32>,
     common: BTreeSet<String>,
+    /// The trained words by length in characters, with their letter counts:
+    /// built on first use, so typo correction looks only at words of a
+    /// possible length and skips those whose letters differ too much.
+    by_length: std::sync::OnceLock<Vec<Vec<Candidate>>>,
+}
+
+/// A trained word as typo correction sees it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    word: String,
+    count: u32,
+    letters: [u8; 27],
+}
+
+/// How often each letter a-z occurs (saturating), everything else in the
+/// last slot.
+fn letter_counts(word: &str) -> [u8; 27] {
+    let mut counts = [0u8; 27];
+    for c in word.chars() {
+        let slot = if c.is_ascii_lowercase() {
+            (c as u8 - b'a') as usize
+        } else {
+            26
+        };
+        counts[slot] = counts[slot].saturating_add(1);
+    }
+    counts
 }
 
 impl Vocabulary {
@@ -83,6 +110,7 @@ impl Vocabulary {
         Self {
             counts: BTreeMap::new(),
             common,
+            by_length: std::sync::OnceLock::new(),
         }
     }
 
@@ -107,6 +135,25 @@ impl Vocabulary {
                 *self.counts.entry(lower).or_default() += 1;
             }
         }
+        self.by_length = std::sync::OnceLock::new();
+    }
+
+    fn by_length(&self) -> &[Vec<Candidate>] {
+        self.by_length.get_or_init(|| {
+            let mut buckets: Vec<Vec<Candidate>> = Vec::new();
+            for (word, &count) in &self.counts {
+                let m = word.chars().count();
+                if buckets.len() <= m {
+                    buckets.resize_with(m + 1, Vec::new);
+                }
+                buckets[m].push(Candidate {
+                    word: word.clone(),
+                    count,
+                    letters: letter_counts(word),
+                });
+            }
+            buckets
+        })
     }
 
     /// Whether `word` (lower case) is known.
@@ -128,22 +175,35 @@ impl Vocabulary {
             return None;
         }
         let max = if n >= 7 { 2 } else { 1 };
+        let letters = letter_counts(word);
+        let buckets = self.by_length();
         let mut best: Option<(usize, u32, &str)> = None;
-        for (candidate, &count) in &self.counts {
-            let m = candidate.chars().count();
-            if m.abs_diff(n) > max || m < 3 {
-                continue;
-            }
-            let d = strsim::damerau_levenshtein(word, candidate);
-            if d == 0 || d > max {
-                continue;
-            }
-            let better = match best {
-                None => true,
-                Some((bd, bc, _)) => d < bd || (d == bd && count > bc),
-            };
-            if better {
-                best = Some((d, count, candidate.as_str()));
+        for m in n.saturating_sub(max).max(3)..=n + max {
+            for c in buckets.get(m).map_or(&[][..], Vec::as_slice) {
+                // Each edit changes the letter counts by at most two.
+                let differ: usize = letters
+                    .iter()
+                    .zip(&c.letters)
+                    .map(|(a, b)| usize::from(a.abs_diff(*b)))
+                    .sum();
+                if differ.div_ceil(2) > max {
+                    continue;
+                }
+                let d = strsim::damerau_levenshtein(word, &c.word);
+                if d == 0 || d > max {
+                    continue;
+                }
+                // Nearer first, then more frequent, then alphabetical.
+                let better = match best {
+                    None => true,
+                    Some((bd, bc, bw)) => {
+                        (d, std::cmp::Reverse(c.count), c.word.as_str())
+                            < (bd, std::cmp::Reverse(bc), bw)
+                    }
+                };
+                if better {
+                    best = Some((d, c.count, c.word.as_str()));
+                }
             }
         }
         best.map(|(_, _, w)| w)
