@@ -16,9 +16,11 @@ export CHATBOT_JWT_SECRET="load-test-secret-0123456789"
 export CHATBOT_LOG=warn
 PORT=18080
 "$BIN" demo-data >/dev/null
+START=$(date +%s.%N)
 "$BIN" serve --addr "127.0.0.1:$PORT" &
 PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 1000); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.01; done
+READY=$(date +%s.%N)
 TOKEN=$("$BIN" token --user load --tenant 1 --role support_agent \
     --permissions billing_read,customer_read,network_read --ttl 1h | tail -n1)
 cat > "$WORK/query.lua" <<LUA
@@ -68,3 +70,5 @@ print(sqlite3.connect(sys.argv[1]).execute("select count(*) from chatbot_queries
 PY
 )
 echo "queries answered: $qn, recorded in the database: $recorded"
+python3 -c "print(f'start-up to ready (migrations, plugins from the compile cache, NLU training): {float(\"$READY\") - float(\"$START\"):.2f} s')"
+echo "resident memory after the run: $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$PID/status")"
