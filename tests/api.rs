@@ -804,6 +804,144 @@ async fn analytics(s: &Server) {
     assert_eq!(b["total_queries"], 1);
 }
 
+/// What Schemathesis (`scripts/schemathesis.sh`) found: the OpenAPI
+/// document and the server must agree on what is valid.
+async fn documented_limits(s: &Server) {
+    let agent = s.agent("d1", 1);
+    let admin = s.token("root", 1, "admin", &[]);
+
+    // The document: query parameters are in the query, optional and
+    // bounded; limits are stated; every JSON body documents 400/413/415.
+    let (_, spec) = s.get("/openapi.json", &agent).await;
+    let params = &spec["paths"]["/api/v1/chatbot/history"]["get"]["parameters"];
+    for p in params.as_array().unwrap() {
+        assert_eq!(p["in"], "query", "{p}");
+        assert_eq!(p["required"], false, "{p}");
+        assert_eq!(p["schema"]["minimum"], 1, "{p}");
+    }
+    let limit = &spec["paths"]["/api/v1/chatbot/analytics"]["get"]["parameters"][2];
+    assert_eq!(
+        (&limit["name"], &limit["in"], &limit["schema"]["maximum"]),
+        (&json!("limit"), &json!("query"), &json!(100))
+    );
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(
+        schemas["QueryRequest"]["properties"]["text"]["maxLength"], 500,
+        "the configured limit"
+    );
+    assert_eq!(
+        schemas["FeedbackRequest"]["properties"]["rating"]["maximum"],
+        5
+    );
+    for (path, method) in [
+        ("/api/v1/chatbot/query", "post"),
+        ("/api/v1/chatbot/feedback", "post"),
+        ("/api/v1/chatbot/config", "post"),
+        ("/api/v1/chatbot/config/{config_id}", "put"),
+        ("/api/v1/chatbot/config/{config_id}/rotate-key", "post"),
+    ] {
+        let responses = &spec["paths"][path][method]["responses"];
+        for status in ["400", "413", "415", "422"] {
+            assert!(responses[status].is_object(), "{method} {path} {status}");
+        }
+    }
+
+    // Text: the limits apply to the text as sent.
+    let (st, b) = s.ask(&agent, "network health\u{b}").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (st, b) = s.ask(&agent, &format!("{} ", "a".repeat(500))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    // Up to 200 characters of conversation id, however many bytes.
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &agent,
+            json!({ "text": "network health", "conversation_id": "é".repeat(200) }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // An integer may be written `4.0`, as JSON Schema allows; not `4.5`.
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &agent,
+            json!({ "text": "network health", "tenant_id": 1.0 }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (_, answer) = s.ask(&agent, "network health").await;
+    let id = answer["query_id"].as_str().unwrap();
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &agent,
+            json!({ "query_id": id, "rating": 4.5 }),
+        )
+        .await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "{b}"
+    );
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/feedback",
+            &agent,
+            json!({ "query_id": id, "rating": 4.0 }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // Configurations: names and keys without control characters, URLs
+    // without blanks, limits counted in characters.
+    let path = "/api/v1/chatbot/config";
+    for bad in [
+        json!({ "name": "a\u{0}b", "service_url": "http://x.example" }),
+        json!({ "name": format!(" {} ", "n".repeat(100)), "service_url": "http://x.example" }),
+        json!({ "name": "spaces", "service_url": "http://x.example/a b" }),
+        json!({ "name": "tabs", "service_url": "http://x.\texample" }),
+        json!({ "name": "key", "service_url": "http://x.example", "api_key": "sk-1\n" }),
+    ] {
+        let (st, b) = s.post(path, &admin, bad.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+    }
+    let (st, created) = s
+        .post(
+            path,
+            &admin,
+            json!({ "name": "wide", "service_url": "http://x.example", "api_key": "é".repeat(3000) }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let id = created["config_id"].as_str().unwrap();
+    let (st, b) = s
+        .post(
+            &format!("{path}/{id}/rotate-key"),
+            &admin,
+            json!({ "api_key": "sk-new-1234", "grace_period_secs": 60.0 }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = s
+        .post(
+            &format!("{path}/{id}/rotate-key"),
+            &admin,
+            json!({ "api_key": "sk-\u{7f}-1234" }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
+    // Analytics times are RFC 3339 as sent, without surrounding blanks.
+    let (st, b) = s
+        .get(
+            "/api/v1/chatbot/analytics?from=%202020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -825,7 +963,8 @@ on_both!(
     actions,
     config_endpoints,
     conversations_and_docs,
-    analytics
+    analytics,
+    documented_limits
 );
 
 /// A plugin that fails gets 502, one that runs past its deadline 504; the

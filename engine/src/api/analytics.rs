@@ -20,15 +20,20 @@ use crate::store::analytics::{self, QuerySample, Window};
 /// The longest window one request may cover.
 const MAX_WINDOW_DAYS: i64 = 31;
 
-/// The window and list size.
+/// The window and list size (query parameters).
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AnalyticsParams {
-    /// Start (RFC 3339, inclusive; default: 24 hours before `to`).
+    /// Start (RFC 3339, inclusive; default: 24 hours before `to`). Must
+    /// be before `to`, and the window at most 31 days.
+    #[param(value_type = String, format = DateTime, required = false)]
     pub from: Option<String>,
     /// End (RFC 3339, exclusive; default: now).
+    #[param(value_type = String, format = DateTime, required = false)]
     pub to: Option<String>,
     /// Size of the lowest-confidence and lowest-rated lists (default 20,
     /// at most 100).
+    #[param(value_type = i32, required = false, minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -137,7 +142,7 @@ pub struct AnalyticsResponse {
 }
 
 fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(value.trim())
+    DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             ApiError::invalid_field(
@@ -158,7 +163,8 @@ fn stored(t: DateTime<Utc>) -> String {
     responses(
         (status = 200, body = AnalyticsResponse), (status = 401, body = ErrorBody),
         (status = 403, description = "Neither admin nor analyst", body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 422, description = "Invalid window or limit", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -48,7 +48,14 @@ pub struct QueryContext {
 /// A question from an agent.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct QueryRequest {
-    /// The question, at most `CHATBOT_MAX_QUERY_LENGTH` characters.
+    /// The question: at most `CHATBOT_MAX_QUERY_LENGTH` characters (the
+    /// served document shows the configured limit), not blank, without
+    /// control characters other than tabs and line breaks.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub text: String,
     /// Earlier queries.
     #[serde(default)]
@@ -62,13 +69,26 @@ pub struct QueryRequest {
     #[schema(value_type = Option<i64>)]
     pub tenant_id: Option<Json_>,
     /// Follow-ups without sending history: the server uses this
-    /// conversation's recent queries.
+    /// conversation's recent queries. 1 to 200 characters, without control
+    /// characters other than tabs and line breaks.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub conversation_id: Option<String>,
     /// The AI service (a configuration's name) to interpret with;
     /// `embedded` for the embedded NLU. Default: the tenant's default
     /// configuration, else the configured service, else the embedded NLU.
+    /// 1 to 100 characters, without control characters other than tabs
+    /// and line breaks.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub ai_service: Option<String>,
 }
 
@@ -134,13 +154,17 @@ pub struct QueryResponse {
 fn id_text(v: &Json_) -> Option<String> {
     match v {
         Json_::String(s) => Some(s.clone()),
-        Json_::Number(n) => Some(n.to_string()),
+        // `1.0` is the integer 1 (as JSON Schema counts it), not "1.0".
+        Json_::Number(n) => {
+            Some(super::extract::integer::whole(n).map_or_else(|| n.to_string(), |i| i.to_string()))
+        }
         _ => None,
     }
 }
 
 /// Refuses NUL and other control characters (tabs and newlines aside),
-/// which no database column should receive.
+/// which no database column should receive. The OpenAPI `pattern`s of the
+/// text fields state the same rule (`[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]`).
 pub fn no_control(field: &str, value: &str) -> Result<(), ApiError> {
     if value
         .chars()
@@ -189,11 +213,15 @@ fn ctx(caller: &Caller) -> CallContext {
     post, path = "/api/v1/chatbot/query", tag = "chatbot",
     request_body = QueryRequest,
     responses(
-        (status = 200, description = "Answered (also for out-of-scope or unsure answers)", body = QueryResponse),
+        (status = 200, description = "Answered (also for out-of-scope or unsure answers)", body = QueryResponse, links(
+            ("ConfirmAction" = (operation_id = "confirm", parameters(("id" = "$response.body#/pending_action/action_id")))),
+            ("CancelAction" = (operation_id = "cancel", parameters(("id" = "$response.body#/pending_action/action_id")))),
+        )),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing, expired or forged token", body = ErrorBody),
         (status = 403, description = "Identity mismatch, or the intent's permission is missing (the query is still recorded)", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
         (status = 422, description = "Invalid field (e.g. text empty or too long)", body = ErrorBody),
         (status = 502, description = "The plugin failed", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
@@ -208,24 +236,26 @@ pub async fn query(
 ) -> Result<Json<QueryResponse>, ApiError> {
     let started = Instant::now();
     check_identity(&caller, body.user_id.as_ref(), body.tenant_id.as_ref())?;
-    let text = body.text.trim();
-    no_control("text", text)?;
+    // Checked as sent (the limits the OpenAPI document states), then
+    // trimmed.
+    no_control("text", &body.text)?;
     if let Some(c) = &body.conversation_id {
         no_control("conversation_id", c)?;
     }
-    if text.is_empty() {
-        return Err(ApiError::invalid_field("text", "must not be empty"));
-    }
     let max = state.api.max_query_length;
-    let length = text.chars().count();
+    let length = body.text.chars().count();
     if length > max {
         return Err(ApiError::invalid_field(
             "text",
             format!("is {length} characters; at most {max} are allowed"),
         ));
     }
+    let text = body.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid_field("text", "must not be empty"));
+    }
     if let Some(c) = &body.conversation_id
-        && (c.is_empty() || c.len() > 200)
+        && (c.is_empty() || c.chars().count() > 200)
     {
         return Err(ApiError::invalid_field(
             "conversation_id",
@@ -421,11 +451,19 @@ pub async fn query(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct FeedbackRequest {
     /// The query rated.
+    #[schema(pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$")]
     pub query_id: String,
     /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "super::extract::integer::required")]
     pub rating: i64,
-    /// Optional comments (at most 2000 characters).
+    /// Optional comments (at most 2000 characters, without control
+    /// characters other than tabs and line breaks).
     #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub comments: Option<String>,
     /// Must match the token's subject when given.
     #[serde(default)]
@@ -450,10 +488,14 @@ pub struct FeedbackResponse {
     request_body = FeedbackRequest,
     responses(
         (status = 200, body = FeedbackResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "No such query in the caller's tenant", body = ErrorBody),
         (status = 409, description = "The query already has feedback", body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -515,12 +557,16 @@ pub async fn feedback(
     }
 }
 
-/// Paging of the history.
+/// Paging of the history (query parameters).
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// 1-based page (default 1).
+    #[param(value_type = i64, required = false, minimum = 1, maximum = 4294967295_u64)]
     pub page: Option<u32>,
-    /// Page size (default 10, capped at 100).
+    /// Page size (default 10; larger sizes are capped at the configured
+    /// maximum, 100 by default).
+    #[param(value_type = i64, required = false, minimum = 1, maximum = 4294967295_u64)]
     pub page_size: Option<u32>,
 }
 
@@ -556,7 +602,11 @@ pub struct HistoryResponse {
 #[utoipa::path(
     get, path = "/api/v1/chatbot/history", tag = "chatbot",
     params(HistoryParams),
-    responses((status = 200, body = HistoryResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, body = HistoryResponse), (status = 401, body = ErrorBody),
+        (status = 422, description = "Invalid page or page size", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn history(
@@ -643,8 +693,11 @@ async fn load_pending(
         (status = 401, body = ErrorBody),
         (status = 403, description = "Missing the action's permission", body = ErrorBody),
         (status = 404, description = "No such action in the caller's tenant", body = ErrorBody),
-        (status = 409, description = "Already executed, cancelled, failed or expired", body = ErrorBody),
-        (status = 502, body = ErrorBody), (status = 504, body = ErrorBody),
+        (status = 409, description = "Already executed, cancelled, failed or expired, or the change kept colliding with concurrent changes", body = ErrorBody),
+        (status = 422, description = "The plugin refused the change (not found or invalid input)", body = ErrorBody),
+        (status = 502, description = "The plugin failed", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 504, description = "The plugin timed out", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -754,8 +807,9 @@ pub async fn confirm(
         (status = 200, body = ActionResponse),
         (status = 401, body = ErrorBody),
         (status = 403, description = "Missing the action's permission", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody),
+        (status = 404, description = "No such action in the caller's tenant", body = ErrorBody),
+        (status = 409, description = "Already executed, cancelled, failed or expired", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -12,6 +12,7 @@ use serde_json::Value as Json_;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::chatbot::no_control;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Auth};
 use crate::ai::Backend;
@@ -62,9 +63,17 @@ impl From<ConfigRow> for AiServiceConfig {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AiServiceConfigInput {
-    /// 1 to 100 characters, unique within the tenant.
+    /// 1 to 100 characters, not blank, without control characters other
+    /// than tabs and line breaks; unique within the tenant (compared
+    /// without surrounding blanks).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
-    /// An http(s) URL.
+    /// An http(s) URL with a host, without spaces or control characters.
+    #[schema(format = "uri")]
     pub service_url: String,
     /// A JSON object (default `{}`).
     #[serde(default)]
@@ -73,8 +82,14 @@ pub struct AiServiceConfigInput {
     /// Make it the default (the first configuration always is).
     #[serde(default)]
     pub is_default: bool,
-    /// The service's API key; write-only.
+    /// The service's API key; write-only. 1 to 4096 characters, not
+    /// blank, without control characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub api_key: Option<String>,
 }
 
@@ -93,16 +108,50 @@ fn admin(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput, ApiError> {
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
+/// The longest API key accepted, in characters.
+const MAX_KEY_CHARS: usize = 4096;
+
+/// An API key: not blank, at most [`MAX_KEY_CHARS`] characters, and no
+/// control characters at all (it travels in an HTTP header).
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.trim().is_empty() {
+        return Err(ApiError::invalid_field("api_key", "must not be empty"));
+    }
+    if key.chars().any(char::is_control) {
         return Err(ApiError::invalid_field(
-            "name",
-            "must be 1 to 100 characters",
+            "api_key",
+            "must not contain control characters",
         ));
     }
+    if key.chars().count() > MAX_KEY_CHARS {
+        return Err(ApiError::invalid_field(
+            "api_key",
+            format!("at most {MAX_KEY_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput, ApiError> {
+    no_control("name", &body.name)?;
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || body.name.chars().count() > 100 {
+        return Err(ApiError::invalid_field(
+            "name",
+            "must be 1 to 100 characters, not blank",
+        ));
+    }
+    // The URL parser would quietly drop tabs and line breaks and encode
+    // spaces: a URL that needs that is refused instead.
+    let clean = !body
+        .service_url
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace());
     match reqwest::Url::parse(&body.service_url) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {}
+        Ok(u)
+            if clean
+                && (u.scheme() == "http" || u.scheme() == "https")
+                && u.host_str().is_some() => {}
         _ => {
             return Err(ApiError::invalid_field(
                 "service_url",
@@ -124,16 +173,10 @@ fn validate(state: &AppState, body: AiServiceConfigInput) -> Result<ConfigInput,
         }
     };
     let api_key = match body.api_key {
-        Some(k) if k.trim().is_empty() => {
-            return Err(ApiError::invalid_field("api_key", "must not be empty"));
+        Some(k) => {
+            check_key(&k)?;
+            Some((state.sealer.seal(&k), last4(&k)))
         }
-        Some(k) if k.len() > 4096 => {
-            return Err(ApiError::invalid_field(
-                "api_key",
-                "at most 4096 characters",
-            ));
-        }
-        Some(k) => Some((state.sealer.seal(&k), last4(&k))),
         None => None,
     };
     Ok(ConfigInput {
@@ -211,7 +254,10 @@ fn write_error(e: ConfigWriteError) -> ApiError {
 /// Lists the tenant's configurations.
 #[utoipa::path(
     get, path = "/api/v1/chatbot/config", tag = "config",
-    responses((status = 200, body = AiServiceConfigList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, body = AiServiceConfigList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn list(
@@ -230,8 +276,18 @@ pub async fn list(
     post, path = "/api/v1/chatbot/config", tag = "config",
     request_body = AiServiceConfigInput,
     responses(
-        (status = 201, body = AiServiceConfig), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 201, body = AiServiceConfig, links(
+            ("UpdateConfig" = (operation_id = "update", parameters(("config_id" = "$response.body#/config_id")))),
+            ("DeleteConfig" = (operation_id = "delete", parameters(("config_id" = "$response.body#/config_id")))),
+            ("RotateKey" = (operation_id = "rotate_key", parameters(("config_id" = "$response.body#/config_id")))),
+        )),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -255,8 +311,15 @@ pub async fn create(
     params(("config_id" = String, Path, description = "The configuration")),
     request_body = AiServiceConfigInput,
     responses(
-        (status = 200, body = AiServiceConfig), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 200, body = AiServiceConfig),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such configuration in the caller's tenant", body = ErrorBody),
+        (status = 409, description = "Name taken, or it is the only default", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -279,7 +342,11 @@ pub async fn update(
 #[utoipa::path(
     delete, path = "/api/v1/chatbot/config/{config_id}", tag = "config",
     params(("config_id" = String, Path, description = "The configuration")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such configuration in the caller's tenant", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn delete(
@@ -302,11 +369,18 @@ pub const DEFAULT_GRACE_SECS: u64 = 86_400;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyInput {
-    /// The new API key; write-only.
+    /// The new API key; write-only. 1 to 4096 characters, not blank,
+    /// without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub api_key: String,
     /// Seconds the previous key stays in use when the service refuses the
     /// new one (default 86400, at most 30 days; 0 retires it at once).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::integer::optional")]
+    #[schema(minimum = 0, maximum = 2592000)]
     pub grace_period_secs: Option<u64>,
 }
 
@@ -327,8 +401,14 @@ pub struct RotateKeyResponse {
     params(("config_id" = String, Path, description = "The configuration")),
     request_body = RotateKeyInput,
     responses(
-        (status = 200, body = RotateKeyResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 200, body = RotateKeyResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such configuration in the caller's tenant", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -340,15 +420,7 @@ pub async fn rotate_key(
 ) -> Result<Json<RotateKeyResponse>, ApiError> {
     admin(&caller)?;
     let key = body.api_key;
-    if key.trim().is_empty() {
-        return Err(ApiError::invalid_field("api_key", "must not be empty"));
-    }
-    if key.len() > 4096 {
-        return Err(ApiError::invalid_field(
-            "api_key",
-            "at most 4096 characters",
-        ));
-    }
+    check_key(&key)?;
     let grace = body.grace_period_secs.unwrap_or(DEFAULT_GRACE_SECS);
     if grace > 30 * 86_400 {
         return Err(ApiError::invalid_field(

@@ -74,3 +74,58 @@ impl FromRequestParts<Arc<AppState>> for Auth {
             .map_err(|e| ApiError::unauthorized(e.to_string()))
     }
 }
+
+/// Integers as JSON Schema counts them: `2` and `2.0` alike (a number with
+/// no fractional part is an `integer`), for `#[serde(deserialize_with)]`.
+/// `2.5`, strings and values out of range are refused as invalid fields.
+pub mod integer {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde_json::Number;
+
+    /// Floats this large are no longer exact integers.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+
+    /// The integer `n` is, if it is one (`2` or `2.0`).
+    pub fn whole(n: &Number) -> Option<i128> {
+        if let Some(i) = n.as_i64() {
+            Some(i128::from(i))
+        } else if let Some(u) = n.as_u64() {
+            Some(i128::from(u))
+        } else {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+                // Exact: checked to be whole and within 2^53 just above.
+                .map(|f| f as i128)
+        }
+    }
+
+    fn from_number<T, E>(n: &Number) -> Result<T, E>
+    where
+        T: TryFrom<i128>,
+        E: Error,
+    {
+        let whole = whole(n).ok_or_else(|| E::custom(format!("`{n}` is not an integer")))?;
+        T::try_from(whole).map_err(|_| E::custom(format!("`{n}` is out of range")))
+    }
+
+    /// A required integer.
+    pub fn required<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i128>,
+    {
+        from_number(&Number::deserialize(deserializer)?)
+    }
+
+    /// An optional integer (`null` or absent: `None`; pair with
+    /// `#[serde(default)]`).
+    pub fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i128>,
+    {
+        Option::<Number>::deserialize(deserializer)?
+            .map(|n| from_number(&n))
+            .transpose()
+    }
+}

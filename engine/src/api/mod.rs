@@ -178,9 +178,28 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// The OpenAPI document as served: [`ApiDoc`] with the configured limits.
+pub fn openapi(api: &ApiConfig) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{RefOr, Schema};
+    let mut doc = ApiDoc::openapi();
+    let text = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("QueryRequest"))
+        .and_then(|s| match s {
+            RefOr::T(Schema::Object(o)) => o.properties.get_mut("text"),
+            _ => None,
+        });
+    if let Some(RefOr::T(Schema::Object(text))) = text {
+        text.max_length = Some(api.max_query_length);
+    }
+    doc
+}
+
 /// The router with every route.
 pub fn router(state: Arc<AppState>) -> Router {
     crate::telemetry::metrics_handle();
+    let doc = openapi(&state.api);
     let api = Router::new()
         .route("/api/v1/chatbot/query", post(chatbot::query))
         .route("/api/v1/chatbot/feedback", post(chatbot::feedback))
@@ -213,8 +232,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state);
     Router::new()
         .merge(api)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .merge(Redoc::with_url("/redoc", ApiDoc::openapi()))
+        .merge(Redoc::with_url("/redoc", doc.clone()))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;

@@ -314,7 +314,11 @@ impl HostState {
                     return sql::read_rows(&rows);
                 }
                 if transaction.is_none() {
-                    let mut tx = db.pool().begin().await?;
+                    let mut tx = if mode == CallMode::Execute {
+                        db.begin_write().await?
+                    } else {
+                        db.pool().begin().await?
+                    };
                     if mode == CallMode::Handle && db.kind() == DbKind::Postgres {
                         sqlx::query("SET TRANSACTION READ ONLY")
                             .execute(&mut *tx)

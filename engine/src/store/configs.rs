@@ -149,7 +149,7 @@ pub async fn create(
     id: &str,
     input: &ConfigInput,
 ) -> Result<ConfigRow, ConfigWriteError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     if name_taken(&mut tx, tenant, &input.name, id).await? {
         return Err(ConfigWriteError::DuplicateName(input.name.clone()));
     }
@@ -207,7 +207,7 @@ pub async fn update(
     id: &str,
     input: &ConfigInput,
 ) -> Result<ConfigRow, ConfigWriteError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let current = is_default_of(&mut tx, tenant, id).await?;
     let Some(was_default) = current else {
         return Err(ConfigWriteError::NotFound(id.to_owned()));
@@ -257,7 +257,7 @@ pub async fn update(
 /// Deletes a configuration; when it was the default, the oldest other one
 /// becomes the default.
 pub async fn delete(db: &Db, tenant: TenantId, id: &str) -> Result<(), ConfigWriteError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let current = is_default_of(&mut tx, tenant, id).await?;
     let Some(was_default) = current else {
         return Err(ConfigWriteError::NotFound(id.to_owned()));
@@ -373,7 +373,7 @@ pub async fn rotate_key(
     last4: &str,
     grace_until: &str,
 ) -> Result<Rotated, ConfigWriteError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let current = sqlx::query(
         "SELECT api_key_encrypted, api_key_last4 FROM ai_service_configs WHERE tenant_id = $1 AND config_id = $2",
     )

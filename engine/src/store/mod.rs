@@ -118,6 +118,18 @@ impl Db {
         self.kind
     }
 
+    /// Begins a transaction that will write. On SQLite it is
+    /// `BEGIN IMMEDIATE`, which takes the write lock up front: a
+    /// read-then-write transaction then waits its turn (the busy timeout)
+    /// instead of failing with "database is locked" when another
+    /// connection wrote in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.kind {
+            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            DbKind::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

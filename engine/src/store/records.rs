@@ -84,7 +84,7 @@ pub async fn insert_query(
     {
         return outcome;
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     write_query(&mut tx, q, action).await?;
     tx.commit().await?;
     Ok(())
