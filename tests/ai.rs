@@ -195,12 +195,14 @@ struct Server {
     _dir: Option<Arc<TempDir>>,
 }
 
-/// An AI configuration for tests: fast retries, no cache unless asked.
+/// An AI configuration for tests: fast retries, no cache unless asked;
+/// tenants' configurations may point at the stand-in on the loopback.
 fn ai_config(service_url: Option<&str>) -> AiConfig {
     let mut ai = AiConfig {
         service_url: service_url.map(str::to_owned),
         api_key: Some("sk-global-test-key-0001".into()),
         retry_base_ms: 1,
+        allowed_hosts: vec!["127.0.0.1".into()],
         ..AiConfig::default()
     };
     ai.cache.enabled = false;
@@ -397,12 +399,16 @@ async fn pii_is_masked_signatures_verify_and_replays_are_refused() {
         "find the customer with email {} (phone {}, card {}, iban {}, from {})",
         pii[0], pii[1], pii[2], pii[3], pii[4]
     );
-    let b = s
-        .ask_as(
-            1,
+    // The caller's id (the JWT `sub`) is often an email: it never leaves.
+    let user = "agent.smith@corp.example";
+    let (st, b) = s
+        .post(
+            "/api/v1/chatbot/query",
+            &token(user, 1, "support_agent"),
             json!({ "text": text, "context": { "previous_queries": [{ "text": "who is mary.jones@example.org?" }] } }),
         )
         .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["interpreter"], "http:global", "{b}");
     assert_eq!(b["intent"], "crm.find_customer", "{b}");
     assert_eq!(
@@ -415,10 +421,15 @@ async fn pii_is_masked_signatures_verify_and_replays_are_refused() {
     assert_eq!(got.len(), 1);
     let r = &got[0];
     let everything = r.everything();
-    for secret in pii
-        .iter()
-        .chain(&["mary.jones", "7946", "4111", "WEST", "10.20.30"])
-    {
+    for secret in pii.iter().chain(&[
+        "mary.jones",
+        "7946",
+        "4111",
+        "WEST",
+        "10.20.30",
+        "agent.smith",
+        "corp.example",
+    ]) {
         assert!(
             !everything.contains(secret),
             "{secret} left the engine: {everything}"
@@ -435,7 +446,23 @@ async fn pii_is_masked_signatures_verify_and_replays_are_refused() {
     }
     assert_eq!(body["context"]["previous_queries"][0], "who is <EMAIL_2>?");
     assert_eq!(body["tenant_id"], 1);
-    assert_eq!(body["user_id"], "agent");
+    let pseudonym = body["user_id"].as_str().unwrap();
+    assert!(
+        pseudonym.len() == 64 && pseudonym.chars().all(|c| c.is_ascii_hexdigit()),
+        "a pseudonym, not the user id: {pseudonym}"
+    );
+    // The same user gets the same pseudonym; another user another one.
+    s.ask_as(1, json!({ "text": "any outages in the north?" }))
+        .await;
+    let again = ai.received();
+    assert_ne!(
+        again[1].json()["user_id"],
+        pseudonym,
+        "agent is not agent.smith"
+    );
+    for r in &again {
+        assert!(!r.everything().contains(user), "{}", r.everything());
+    }
     assert_eq!(r.verified, Some(Ok(())), "the signature verifies");
     assert_eq!(
         r.headers[KEY_ID_HEADER].to_str().unwrap(),
@@ -789,13 +816,7 @@ async fn openai_tool_calling_end_to_end() {
     let b = s.ask("any outages in the north?").await;
     assert_eq!(b["interpreter"], "embedded");
     assert_eq!(b["intent"], "monitoring.outages");
-    assert!(
-        b["fallback_reason"]
-            .as_str()
-            .unwrap()
-            .contains("no tool call"),
-        "{b}"
-    );
+    assert_eq!(b["fallback_reason"], "invalid_reply", "{b}");
 
     // Malformed arguments and unknown tools.
     for call in [
@@ -1139,4 +1160,224 @@ async fn the_redis_cache_is_shared_by_replicas() {
     assert_eq!(ai.count(), 1, "the second replica used the shared cache");
     assert_eq!(second["entities"]["customer"], "KLM204");
     a.finish().await;
+}
+
+/// The service's error body never reaches API callers: the fallback
+/// reason is the code and the status only (OpenAI's 401 echoes part of the
+/// key it was sent).
+#[tokio::test]
+async fn the_services_error_body_is_not_echoed_to_callers() {
+    let ai = StandIn::start().await;
+    let mut cfg = ai_config(Some(&ai.url));
+    cfg.max_retries = 0;
+    let s = start(cfg).await;
+    let leaky = "Incorrect API key provided: sk-live-abcdefgh1234wxyz. Bearer tok-987654";
+    for (reply, reason) in [
+        (
+            Reply::Json(401, json!({ "error": { "message": leaky } })),
+            "client_error (HTTP 401)",
+        ),
+        (
+            Reply::Json(503, json!({ "error": { "message": leaky } })),
+            "server_error (HTTP 503)",
+        ),
+        (
+            Reply::Raw(200, format!("<html>{leaky}</html>")),
+            "invalid_reply",
+        ),
+        (
+            answer(&format!("unknown {leaky}"), json!({}), 0.9),
+            "invalid_reply",
+        ),
+    ] {
+        ai.reply(reply);
+        let b = s.ask("any outages in the north?").await;
+        assert_eq!(b["interpreter"], "embedded", "{b}");
+        assert_eq!(b["fallback_reason"], reason, "{b}");
+        let all = b.to_string();
+        for secret in ["sk-live", "wxyz", "tok-987654", "Incorrect"] {
+            assert!(!all.contains(secret), "{secret} reached the caller: {all}");
+        }
+    }
+    s.finish().await;
+}
+
+/// With `ai.signing_secret`, requests are signed with it, not with the API
+/// key the service also receives: a verifier that only knows the API key
+/// refuses them.
+#[tokio::test]
+async fn a_dedicated_signing_secret_signs_requests() {
+    let ai = StandIn::start().await;
+    let signing_secret = "a-dedicated-signing-secret-0042";
+    ai.verify_with(&[signing_secret]);
+    ai.reply(answer(
+        "billing.balance",
+        json!({ "customer": "ABC123" }),
+        0.9,
+    ));
+    let mut cfg = ai_config(Some(&format!("{}/interpret", ai.url)));
+    cfg.signing_secret = Some(signing_secret.into());
+    let s = start(cfg).await;
+    let b = s.ask("what does ABC123 owe?").await;
+    assert_eq!(b["interpreter"], "http:global", "{b}");
+    let got = ai.received();
+    let r = &got[0];
+    assert_eq!(r.verified, Some(Ok(())), "signed with the signing secret");
+    assert_eq!(
+        r.headers[KEY_ID_HEADER].to_str().unwrap(),
+        signing::key_id(signing_secret)
+    );
+    assert_eq!(
+        r.headers["authorization"], "Bearer sk-global-test-key-0001",
+        "the API key still authenticates"
+    );
+    // Whoever holds only the API key (which every request carries) cannot
+    // produce or check these signatures.
+    let api_key_only = Verifier::with_key("sk-global-test-key-0001");
+    assert_eq!(
+        api_key_only.verify("POST", &r.path, &r.headers, &r.body, signing::unix_now()),
+        Err(VerifyError::UnknownKey)
+    );
+    s.finish().await;
+}
+
+/// A tenant's configuration cannot make the engine call internal
+/// addresses: credentials in the URL and link-local (metadata) addresses
+/// are always refused, loopback and private ones unless the host is in
+/// `ai.allowed_hosts`. The operator's own service is always allowed.
+#[tokio::test]
+async fn tenant_service_urls_cannot_reach_internal_addresses() {
+    let ai = StandIn::start().await;
+    ai.reply(answer("monitoring.outages", json!({}), 0.9));
+    let port = ai.url.rsplit(':').next().unwrap().to_owned();
+    let mut cfg = ai_config(Some(&ai.url));
+    // 169.254.169.254 listed: link-local is refused all the same.
+    cfg.allowed_hosts = vec!["169.254.169.254".into(), "[::1]".into()];
+    let s = start(cfg).await;
+    // The operator's service on the loopback: allowed.
+    let b = s.ask("any outages in the north?").await;
+    assert_eq!(b["interpreter"], "http:global", "{b}");
+    assert_eq!(ai.count(), 1);
+
+    let admin = token("root", 1, "admin");
+    let cases = [
+        ("loopback", ai.url.clone()),
+        ("localhost", format!("http://localhost:{port}/")),
+        ("private", "http://10.0.0.7:8080/interpret".to_owned()),
+        (
+            "metadata",
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+        ),
+        ("mapped", "http://[::ffff:169.254.169.254]/".to_owned()),
+        ("v6-link-local", "http://[fe80::1]:8080/".to_owned()),
+        ("credentials", format!("http://user:pw@127.0.0.1:{port}/")),
+    ];
+    for (name, url) in &cases {
+        let (st, created) = s
+            .post(
+                "/api/v1/chatbot/config",
+                &admin,
+                json!({ "name": name, "service_url": url }),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{name}: {created}");
+        let b = s
+            .ask_as(
+                1,
+                json!({ "text": "any outages in the north?", "ai_service": name }),
+            )
+            .await;
+        assert_eq!(b["interpreter"], "embedded", "{name}: {b}");
+        assert_eq!(
+            b["fallback_reason"], "service_url_not_allowed",
+            "{name}: {b}"
+        );
+    }
+    assert_eq!(ai.count(), 1, "nothing was sent to a refused URL");
+    s.finish().await;
+
+    // With the loopback listed, a tenant's configuration may use it.
+    let s = start(ai_config(None)).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/chatbot/config",
+            &token("root", 1, "admin"),
+            json!({ "name": "local", "service_url": ai.url }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let b = s
+        .ask_as(
+            1,
+            json!({ "text": "any outages in the north?", "ai_service": "local" }),
+        )
+        .await;
+    assert_eq!(b["interpreter"], "http:local", "{b}");
+    assert_eq!(ai.count(), 2);
+    s.finish().await;
+}
+
+/// `ai.total_timeout_secs` bounds a whole interpretation, retries and
+/// backoff included.
+#[tokio::test]
+async fn the_total_deadline_bounds_retries() {
+    let ai = StandIn::start().await;
+    let mut cfg = ai_config(Some(&ai.url));
+    cfg.timeout_secs = 2;
+    cfg.max_retries = 3;
+    cfg.total_timeout_secs = 1;
+    let s = start(cfg).await;
+    ai.reply(Reply::Slow(5_000));
+    let started = std::time::Instant::now();
+    let b = s.ask("any outages in the north?").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1_900),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(b["interpreter"], "embedded", "{b}");
+    assert_eq!(b["fallback_reason"], "timeout", "{b}");
+    assert_eq!(ai.count(), 1, "no retry after the deadline");
+    s.finish().await;
+}
+
+/// A 4xx or an invalid reply says nothing about the service's health: the
+/// breaker does not open on them.
+#[tokio::test]
+async fn client_errors_and_invalid_replies_do_not_open_the_breaker() {
+    let ai = StandIn::start().await;
+    let mut cfg = ai_config(Some(&ai.url));
+    cfg.max_retries = 0;
+    cfg.breaker.failure_threshold = 2;
+    cfg.breaker.cooldown_secs = 3600;
+    let s = start(cfg).await;
+    for reply in [
+        Reply::Json(400, json!({ "error": "bad" })),
+        Reply::Json(404, json!({ "error": "nope" })),
+        answer("admin.drop_tables", json!({}), 0.9),
+        Reply::Raw(200, "not json".into()),
+    ] {
+        ai.reply(reply);
+        let b = s.ask("any outages in the north?").await;
+        assert_eq!(b["interpreter"], "embedded", "{b}");
+        assert_ne!(b["fallback_reason"], "circuit_open", "{b}");
+    }
+    ai.reply(answer(
+        "billing.balance",
+        json!({ "customer": "ABC123" }),
+        0.9,
+    ));
+    let b = s.ask("what does ABC123 owe?").await;
+    assert_eq!(
+        b["interpreter"], "http:global",
+        "the breaker stayed closed: {b}"
+    );
+    // 5xx still opens it.
+    ai.reply(Reply::Json(500, json!({})));
+    for _ in 0..2 {
+        s.ask("any outages in the north?").await;
+    }
+    let b = s.ask("any outages in the north?").await;
+    assert_eq!(b["fallback_reason"], "circuit_open", "{b}");
+    s.finish().await;
 }

@@ -15,7 +15,8 @@ use tokio::sync::OnceCell;
 use super::reply::CheckedReply;
 use crate::TenantId;
 
-/// The cache key of an interpretation.
+/// The cache key of an interpretation; `service` names the service, its
+/// configuration version and the registry fingerprint.
 pub fn key(tenant: TenantId, service: &str, text: &str, history: &[String]) -> String {
     let mut h = Sha256::new();
     h.update(service.as_bytes());
@@ -26,7 +27,7 @@ pub fn key(tenant: TenantId, service: &str, text: &str, history: &[String]) -> S
         h.update(normalise(earlier).as_bytes());
     }
     format!(
-        "switchboard:ai:v1:{}:{}",
+        "switchboard:ai:v2:{}:{}",
         tenant.get(),
         hex::encode(h.finalize())
     )

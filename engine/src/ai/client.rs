@@ -1,9 +1,11 @@
 //! One JSON POST to a service, done safely: a timeout per attempt, retries
 //! with backoff on connection errors, timeouts, 429 and 5xx (never another
-//! 4xx), the key in `Authorization`, an HMAC signature when signing is on,
+//! 4xx), the key in `Authorization`, an HMAC signature when signing is on
+//! (with the service's signing secret, else its API key),
 //! the previous key tried once during a rotation's grace period when the
 //! service refuses the new one, and a cap on the size of the reply.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -59,6 +61,21 @@ impl CallError {
             Self::Status { .. } => "client_error",
             Self::TooLarge(_) => "too_large",
             Self::Invalid(_) => "invalid_reply",
+        }
+    }
+
+    /// Whether the failure says the service is unhealthy (a connection
+    /// error, a timeout, 429 or 5xx), and so counts for its breaker; a 4xx
+    /// or a reply that is too large or invalid does not.
+    pub fn counts_for_breaker(&self) -> bool {
+        self.retryable()
+    }
+
+    /// The HTTP status of an error reply.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
         }
     }
 
@@ -165,6 +182,9 @@ pub async fn post_json(
     }
 }
 
+/// Set once the "signing with the API key" warning has been logged.
+static WEAK_SIGNING_WARNED: AtomicBool = AtomicBool::new(false);
+
 async fn attempt(
     http: &reqwest::Client,
     service: &Service,
@@ -181,18 +201,37 @@ async fn attempt(
         .header(reqwest::header::ACCEPT, "application/json");
     if let Some(key) = key {
         request = request.bearer_auth(&key.secret);
-        if settings.sign {
-            let headers = signing::sign(
-                &key.secret,
-                "POST",
-                path,
-                signing::unix_now(),
-                &signing::new_nonce(),
-                bytes,
-            );
-            for (name, value) in headers {
-                request = request.header(name, value);
+    }
+    // A dedicated signing secret when there is one; else the API key (which
+    // the service also receives as the bearer token: whoever sees one
+    // request can sign others, hence the warning).
+    let signing_key = match (&service.signing_secret, key) {
+        (Some(secret), _) => Some(secret.as_str()),
+        (None, Some(key)) => {
+            if settings.sign && !WEAK_SIGNING_WARNED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    service = %service.name,
+                    "AI requests are signed with the service's API key: set ai.signing_secret \
+                     (CHATBOT_AI_SIGNING_SECRET) for a dedicated signing key"
+                );
             }
+            Some(key.secret.as_str())
+        }
+        (None, None) => None,
+    };
+    if settings.sign
+        && let Some(signing_key) = signing_key
+    {
+        let headers = signing::sign(
+            signing_key,
+            "POST",
+            path,
+            signing::unix_now(),
+            &signing::new_nonce(),
+            bytes,
+        );
+        for (name, value) in headers {
+            request = request.header(name, value);
         }
     }
     let response = request

@@ -1,7 +1,9 @@
 //! The generic AI service (the `http` backend).
 //!
 //! Request: `POST service_url` with
-//! `{"query": "<masked text>", "context": {"previous_queries": ["<masked>", ...]}, "user_id": "42", "tenant_id": 1}`.
+//! `{"query": "<masked text>", "context": {"previous_queries": ["<masked>", ...]}, "user_id": "3f9a…", "tenant_id": 1}`;
+//! `user_id` is a pseudonym (64 hex characters, stable per user and
+//! tenant, see [`super::AiServices::pseudonym`]), never the caller's id.
 //!
 //! Reply (200, JSON, at most `ai.max_response_bytes`):
 //! `{"intent": "billing.balance", "entities": {"customer": "ABC123"}, "confidence": 0.93}`:

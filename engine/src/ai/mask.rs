@@ -23,26 +23,45 @@ macro_rules! re {
     };
 }
 
-re!(EMAIL, r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b");
+// Every built-in pattern is ASCII-only: `\d` and `(?i)[a-z]` are
+// Unicode-aware in the `regex` crate (Devanagari digits, the Kelvin sign
+// `K`, the long `ſ`), and the checks below assume one byte per character.
+re!(EMAIL, r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b");
 re!(
     IBAN,
-    r"(?i)\b[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?\b"
+    r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?\b"
 );
-re!(CARD, r"\b\d(?:[ -]?\d){12,18}\b");
+re!(CARD, r"\b[0-9](?:[ -]?[0-9]){12,18}\b");
 re!(
     IPV4,
-    r"\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b"
+    r"\b(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\b"
 );
 re!(
     IPV6,
-    r"(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b|(?:\b[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}\b)?"
+    r"\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b|(?:\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}\b)?"
 );
+// Digit groups of 1 to 8 (`07946 095812`, `+49 30 12345678`), a leading
+// `+cc` part of the match; the 7-15 digit check is in `accepts`.
 re!(
     PHONE,
-    r"(?:\+\s?\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\(?\d{2,5}\)?){1,4}|\+?\b\d{7,15}\b"
+    r"(?:\+[ \t]?[0-9]{1,3}[ \t.-]?)?(?:\([0-9]{1,4}\)[ \t.-]?)?[0-9]{1,8}(?:[ \t.-]\(?[0-9]{1,8}\)?){1,5}|\+?\b[0-9]{7,15}\b"
 );
-re!(DATE, r"^\d{4}-\d{2}-\d{2}$");
-re!(PLACEHOLDER, r"<[A-Z][A-Z0-9_]*_\d+>");
+re!(DATE, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$");
+re!(PLACEHOLDER, r"<[A-Z][A-Z0-9_]*_[0-9]+>");
+
+// Credentials a service may echo in an error body: `Bearer ...`, OpenAI-
+// style keys (`sk-...`, `sk-proj-****abcd`), and `api_key=...`-like pairs.
+re!(
+    SECRET_LIKE,
+    r#"(?i)\bbearer\s+[A-Za-z0-9._~+/=*-]+|\b(?:sk|pk|rk)-[A-Za-z0-9_*.-]{3,}|\b(?:api[_-]?key|access[_-]?token|token|secret|password)(["']?\s*[:=]\s*["']?)[^\s"',}]+"#
+);
+
+/// `text` with anything that looks like a credential replaced by
+/// `<redacted>` (for error details from a service, which may echo the
+/// key it was sent).
+pub fn redact_secrets(text: &str) -> String {
+    SECRET_LIKE.replace_all(text, "<redacted>").into_owned()
+}
 
 static LOG_MASKING: AtomicBool = AtomicBool::new(true);
 static LOG_MASKER: OnceLock<Masker> = OnceLock::new();
@@ -137,20 +156,90 @@ fn luhn(digits: &[u32]) -> bool {
     sum % 10 == 0
 }
 
+/// The length of an IBAN by country (ISO 13616), for the countries whose
+/// IBANs are most often met; others are checked by mod 97 alone.
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AT", 20),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BR", 29),
+    ("CH", 21),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("EE", 20),
+    ("ES", 24),
+    ("FI", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MT", 31),
+    ("MU", 30),
+    ("NL", 18),
+    ("NO", 15),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("SA", 24),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("XK", 20),
+];
+
 fn iban_ok(candidate: &str) -> bool {
     let s: String = candidate
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_ascii_uppercase();
-    if !(15..=34).contains(&s.len()) {
+    // The patterns are ASCII-only; this keeps the slicing below safe
+    // whatever calls it.
+    if !s.is_ascii() || !(15..=34).contains(&s.len()) {
         return false;
     }
+    let (Some(head), Some(tail)) = (s.get(..4), s.get(4..)) else {
+        return false;
+    };
     // ISO 13616: move the first four characters to the end, letters to
     // numbers (A = 10), the whole number mod 97 must be 1.
-    let rearranged = format!("{}{}", &s[4..], &s[..4]);
     let mut rem: u32 = 0;
-    for c in rearranged.chars() {
+    for c in tail.chars().chain(head.chars()) {
         let v = match c.to_digit(36) {
             Some(v) => v,
             None => return false,
@@ -162,6 +251,89 @@ fn iban_ok(candidate: &str) -> bool {
         };
     }
     rem == 1
+}
+
+/// The part of an IBAN-shaped match `m` that is an IBAN, as a length in
+/// bytes from its start: the country's length when it is known, else the
+/// longest run of whole groups that passes mod 97 (so that a following
+/// word or number the pattern absorbed is left out).
+fn iban_prefix(m: &str) -> Option<usize> {
+    if !m.is_ascii() {
+        return None;
+    }
+    // Ends of whole groups: before each space, and the end of the match.
+    let mut ends: Vec<usize> = m
+        .char_indices()
+        .filter(|(_, c)| *c == ' ')
+        .map(|(i, _)| i)
+        .collect();
+    ends.push(m.len());
+    let alnum_before = |end: usize| m[..end].chars().filter(char::is_ascii_alphanumeric).count();
+    let country = m.get(..2).map(str::to_ascii_uppercase);
+    let expected = IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| Some(*c) == country.as_deref())
+        .map(|(_, n)| *n);
+    // The end after exactly the country's number of characters, when it
+    // is known and falls on a group boundary (`... 7034 please`).
+    let by_length = expected.and_then(|n| {
+        let mut count = 0;
+        let end = m.char_indices().find_map(|(i, c)| {
+            if c.is_ascii_alphanumeric() {
+                count += 1;
+            }
+            (count == n).then_some(i + c.len_utf8())
+        })?;
+        let at_boundary = m[end..].chars().next().is_none_or(|c| c == ' ');
+        (at_boundary && iban_ok(&m[..end])).then_some(end)
+    });
+    // Else the longest run of whole groups that passes mod 97.
+    by_length.or_else(|| {
+        ends.into_iter()
+            .rev()
+            .filter(|e| alnum_before(*e) >= 15)
+            .find(|e| iban_ok(&m[..*e]))
+    })
+}
+
+/// The part of a card-shaped match `m` that is a card number, as a byte
+/// range: the whole match when it passes Luhn, else the longest window of
+/// whole digit groups with 13 to 19 digits that does (so that an expiry
+/// date or a CVC typed after it does not hide it).
+fn card_window(m: &str) -> Option<(usize, usize)> {
+    // Groups: (start, end, digits).
+    let mut groups: Vec<(usize, usize, Vec<u32>)> = Vec::new();
+    let mut current: Option<(usize, Vec<u32>)> = None;
+    for (i, c) in m.char_indices() {
+        match c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+            Some(d) => current.get_or_insert_with(|| (i, Vec::new())).1.push(d),
+            None => {
+                if let Some((start, digits)) = current.take() {
+                    groups.push((start, i, digits));
+                }
+            }
+        }
+    }
+    if let Some((start, digits)) = current.take() {
+        groups.push((start, m.len(), digits));
+    }
+    let mut best: Option<(usize, usize, usize)> = None;
+    for first in 0..groups.len() {
+        let mut digits: Vec<u32> = Vec::new();
+        for last in first..groups.len() {
+            digits.extend_from_slice(&groups[last].2);
+            if digits.len() > 19 {
+                break;
+            }
+            if (13..=19).contains(&digits.len())
+                && luhn(&digits)
+                && best.is_none_or(|(_, _, n)| digits.len() > n)
+            {
+                best = Some((groups[first].0, groups[last].1, digits.len()));
+            }
+        }
+    }
+    best.map(|(start, end, _)| (start, end))
 }
 
 impl Masker {
@@ -196,16 +368,16 @@ impl Masker {
         Self { rules }
     }
 
-    fn accepts(text: &str, start: usize, end: usize, check: Check) -> bool {
+    /// The part of the match `start..end` of `text` that is PII, if any.
+    fn accepted(text: &str, start: usize, end: usize, check: Check) -> Option<(usize, usize)> {
+        let whole = Some((start, end));
         let m = &text[start..end];
         match check {
-            Check::None => true,
-            Check::Luhn => {
-                let digits: Vec<u32> = m.chars().filter_map(|c| c.to_digit(10)).collect();
-                (13..=19).contains(&digits.len()) && luhn(&digits)
-            }
-            Check::Iban => iban_ok(m),
-            Check::Ipv6 => m.chars().filter(|c| *c == ':').count() >= 2 && m.len() >= 3,
+            Check::None => whole,
+            Check::Luhn => card_window(m).map(|(s, e)| (start + s, start + e)),
+            Check::Iban => iban_prefix(m).map(|e| (start, start + e)),
+            Check::Ipv6 => (m.chars().filter(|c| *c == ':').count() >= 2 && m.len() >= 3)
+                .then_some((start, end)),
             Check::Phone => {
                 let digits = m.chars().filter(char::is_ascii_digit).count();
                 // Not part of a code such as INV-2025-001 or TCK-1042, and
@@ -222,11 +394,12 @@ impl Masker {
                             .iter()
                             .any(|code| w.eq_ignore_ascii_case(code))
                     });
-                (7..=15).contains(&digits)
+                ((7..=15).contains(&digits)
                     && !after_code_word
                     && !before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
                     && !after.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
-                    && !DATE.is_match(m.trim())
+                    && !DATE.is_match(m.trim()))
+                .then_some((start, end))
             }
         }
     }
@@ -268,13 +441,14 @@ impl Masker {
             let mut out = String::with_capacity(current.len());
             let mut last = 0;
             for m in rule.regex.find_iter(&current) {
-                let (start, end) = (m.start(), m.end());
                 // Never re-mask a placeholder made by an earlier rule.
-                if current[start..end].contains('<')
-                    || !Self::accepts(&current, start, end, rule.check)
-                {
+                if m.as_str().contains('<') {
                     continue;
                 }
+                let Some((start, end)) = Self::accepted(&current, m.start(), m.end(), rule.check)
+                else {
+                    continue;
+                };
                 let value = current[start..end].to_owned();
                 let placeholder = by_value
                     .entry((rule.name.clone(), value.clone()))
@@ -384,5 +558,94 @@ mod tests {
             m.redact("ask EMP-123456 now").as_str(),
             "ask <EMPLOYEE_1> now"
         );
+    }
+
+    #[test]
+    fn non_ascii_digits_and_letters_neither_panic_nor_mask() {
+        // `३` is a Devanagari digit, `\u{212A}` the Kelvin sign and `ſ` the
+        // long s: Unicode `\d` / `(?i)[a-z]` matched them, and slicing the
+        // match as ASCII panicked.
+        for text in [
+            "aa३३ 1234 5678 y",
+            "aa३३ 1234 5678 9012 3456",
+            "\u{212A}B82 WEST 1234 5698 7654 32",
+            "GB8\u{0968} WEST 1234 5698 7654 32",
+            "ſſ12 3456 7890 1234 5678",
+            "mail jo\u{212A}e@example.\u{212A}om",
+            "card ४१११ ११११ ११११ ११११",
+        ] {
+            let (m, map) = Masker::default().mask(text);
+            assert!(!m.contains("<IBAN_"), "{text} -> {m}");
+            assert!(!m.contains("<CARD_"), "{text} -> {m}");
+            for c in text.chars().filter(|c| !c.is_ascii()) {
+                assert!(m.contains(c), "{c} lost from {text} -> {m}");
+            }
+            assert_eq!(map.unmask(&m), text);
+            assert_eq!(for_logs(text).is_empty(), text.is_empty());
+        }
+        assert!(!iban_ok("\u{212A}B82WEST12345698765432"));
+        assert!(iban_prefix("ſſ12 3456 7890 1234 5678").is_none());
+    }
+
+    #[test]
+    fn common_phone_formats_are_masked_whole() {
+        for phone in [
+            "07946 095812",
+            "+44 7946 095812",
+            "0171 1234567",
+            "+49 171 1234567",
+            "+31 20 1234567",
+            "+49 30 12345678",
+            "+33 6 12 34 56 78",
+            "+44 20 7946 0958",
+        ] {
+            assert_eq!(
+                mask(&format!("call {phone} today")),
+                "call <PHONE_1> today",
+                "{phone}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_card_followed_by_more_digits_is_still_masked() {
+        assert_eq!(
+            mask("card 4111 1111 1111 1111 12/26 please"),
+            "card <CARD_1> 12/26 please"
+        );
+        assert_eq!(
+            mask("card 4111111111111111 123 thanks"),
+            "card <CARD_1> 123 thanks"
+        );
+        assert_eq!(
+            mask("card 4111-1111-1111-1111 07 thanks"),
+            "card <CARD_1> 07 thanks"
+        );
+    }
+
+    #[test]
+    fn an_iban_followed_by_a_word_or_number_is_trimmed_to_its_length() {
+        assert_eq!(
+            mask("iban BE68 5390 0754 7034 please"),
+            "iban <IBAN_1> please"
+        );
+        assert_eq!(
+            mask("iban NL91 ABNA 0417 1643 00 thanks"),
+            "iban <IBAN_1> thanks"
+        );
+        assert_eq!(
+            mask("iban GB82 WEST 1234 5698 7654 32 1234 ok"),
+            "iban <IBAN_1> 1234 ok"
+        );
+    }
+
+    #[test]
+    fn secret_like_strings_are_redacted() {
+        let text = r#"{"error":{"message":"Incorrect API key provided: sk-proj-****abcd. Authorization: Bearer abc.def-123","api_key":"xyz789"}}"#;
+        let out = redact_secrets(text);
+        for secret in ["sk-proj", "abcd", "abc.def-123", "xyz789"] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        assert!(out.contains("Incorrect API key provided"), "{out}");
     }
 }

@@ -35,6 +35,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("CHATBOT_AI_SERVICE_BACKEND", "ai.backend"),
     ("CHATBOT_AI_SERVICE_MODEL", "ai.model"),
     ("CHATBOT_AI_SERVICE_API_KEY", "ai.api_key"),
+    ("CHATBOT_AI_SIGNING_SECRET", "ai.signing_secret"),
+    ("CHATBOT_AI_ALLOWED_HOSTS", "ai.allowed_hosts"),
+    ("CHATBOT_AI_TOTAL_TIMEOUT", "ai.total_timeout_secs"),
     ("CHATBOT_AI_SERVICE_TIMEOUT", "ai.timeout_secs"),
     ("CHATBOT_AI_SERVICE_MAX_RETRIES", "ai.max_retries"),
     ("CHATBOT_SIGN_REQUESTS", "ai.sign_requests"),
@@ -123,6 +126,20 @@ pub fn apply_env(
             "CHATBOT_AI_SERVICE_MODEL" => config.ai.model = value,
             "CHATBOT_AI_SERVICE_API_KEY" => {
                 config.ai.api_key = Some(value).filter(|v| !v.is_empty());
+            }
+            "CHATBOT_AI_SIGNING_SECRET" => {
+                config.ai.signing_secret = Some(value).filter(|v| !v.is_empty());
+            }
+            "CHATBOT_AI_ALLOWED_HOSTS" => {
+                config.ai.allowed_hosts = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            "CHATBOT_AI_TOTAL_TIMEOUT" => {
+                config.ai.total_timeout_secs = parse(var, key, &value, "a number of seconds")?;
             }
             "CHATBOT_AI_SERVICE_TIMEOUT" => {
                 config.ai.timeout_secs = parse(var, key, &value, "a number of seconds")?;

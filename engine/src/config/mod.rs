@@ -158,8 +158,22 @@ pub struct AiConfig {
     /// (`CHATBOT_AI_SERVICE_MODEL`).
     pub model: String,
     /// The service's API key (`CHATBOT_AI_SERVICE_API_KEY`); also the
-    /// request-signing key.
+    /// request-signing key when `signing_secret` is not set.
     pub api_key: Option<String>,
+    /// A dedicated HMAC key for signing requests to this service
+    /// (`CHATBOT_AI_SIGNING_SECRET`). Without it the API key signs, so
+    /// anyone who sees one request can forge signed ones (a warning is
+    /// logged once).
+    pub signing_secret: Option<String>,
+    /// Hosts (names or IP addresses, as written in the service URL) that a
+    /// tenant's service configuration may point at although they are
+    /// loopback or private (`CHATBOT_AI_ALLOWED_HOSTS`, comma-separated).
+    /// Link-local and metadata addresses are refused whatever this says;
+    /// the service of `service_url` is always allowed.
+    pub allowed_hosts: Vec<String>,
+    /// Overall deadline in seconds for one interpretation, across all its
+    /// attempts and backoff waits (`CHATBOT_AI_TOTAL_TIMEOUT`).
+    pub total_timeout_secs: u64,
     /// Seconds per attempt (`CHATBOT_AI_SERVICE_TIMEOUT`).
     pub timeout_secs: u64,
     /// Retries after the first attempt (`CHATBOT_AI_SERVICE_MAX_RETRIES`).
@@ -187,6 +201,9 @@ impl Default for AiConfig {
             backend: "http".to_owned(),
             model: "default".to_owned(),
             api_key: None,
+            signing_secret: None,
+            allowed_hosts: Vec::new(),
+            total_timeout_secs: 15,
             timeout_secs: 10,
             max_retries: 3,
             retry_base_ms: 200,

@@ -265,6 +265,13 @@ impl Config {
             ));
         }
         check_range(self, "ai.timeout_secs", ai.timeout_secs, 1, 300)?;
+        check_range(
+            self,
+            "ai.total_timeout_secs",
+            ai.total_timeout_secs,
+            1,
+            3600,
+        )?;
         check_range(self, "ai.max_retries", u64::from(ai.max_retries), 0, 10)?;
         check_range(self, "ai.retry_base_ms", ai.retry_base_ms, 1, 60_000)?;
         check_range(
