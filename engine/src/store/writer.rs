@@ -4,8 +4,9 @@
 //! its answer only after its own record is committed, but many requests
 //! share one commit (one fsync on SQLite) under load.
 //!
-//! If a batch fails, its records are written again one by one, so one bad
-//! record never costs the others theirs.
+//! If the database refuses a batch, its records are written again one by
+//! one, so one bad record never costs the others theirs; if the database
+//! is unreachable, every waiting request gets the error at once.
 
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -86,10 +87,21 @@ async fn run(pool: AnyPool, mut inbox: mpsc::Receiver<Job>) {
                     let _ = job.done.send(Ok(()));
                 }
             }
-            Err(_) => {
+            // A record the database refused: write the others one by one.
+            Err(StoreError::Sql(sqlx::Error::Database(_))) if batch.len() > 1 => {
                 for job in batch.drain(..) {
                     let alone = commit(&pool, std::slice::from_ref(&job)).await;
                     let _ = job.done.send(alone);
+                }
+            }
+            // The database is unreachable (or the batch was one record):
+            // every request hears it now, none waits for its own retry.
+            Err(error) => {
+                let message = error.to_string();
+                for job in batch.drain(..) {
+                    let _ = job
+                        .done
+                        .send(Err(StoreError::Sql(sqlx::Error::Protocol(message.clone()))));
                 }
             }
         }
