@@ -240,10 +240,10 @@ impl QueryEngine {
         let _one_at_a_time = self.reloading.lock().await;
         // Load the new set and train on it before anything is swapped in.
         let set = self.plugins.reload_prepare(config).await?;
-        let training = load_training(config)?;
         let nlu = tokio::task::spawn_blocking({
             let set = set.clone();
-            move || train(set.registry(), &training)
+            let config = config.clone();
+            move || train(set.registry(), &load_training(&config)?)
         })
         .await
         .map_err(|e| EngineError::Load(LoadError::Host(e.to_string())))??;

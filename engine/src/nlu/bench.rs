@@ -234,7 +234,9 @@ pub fn cross_validate(
     let results: Vec<Result<_, BenchError>> = std::thread::scope(|scope| {
         let first = scope.spawn(move || (0..half).map(run_fold).collect::<Vec<_>>());
         let mut rest: Vec<_> = (half..folds).map(run_fold).collect();
-        let mut all = first.join().unwrap_or_default();
+        let mut all = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         all.append(&mut rest);
         all
     });

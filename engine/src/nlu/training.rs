@@ -50,6 +50,13 @@ pub enum TrainingDataError {
         /// The file.
         file: String,
     },
+    /// The file holds no utterance at all (for YAML: no `nlu:` section
+    /// with `- intent:` items and `examples: |` blocks).
+    #[error("NLU training file {file}: no training utterances found")]
+    Empty {
+        /// The file.
+        file: String,
+    },
     /// A line is malformed.
     #[error("{file}:{line}: {message}")]
     Line {
@@ -79,11 +86,15 @@ pub fn read_file(path: &Path) -> Result<Vec<SourcedExample>, TrainingDataError> 
         file: file.clone(),
         source,
     })?;
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("jsonl" | "json") => parse_jsonl(&text, &file),
-        Some("yml" | "yaml") => parse_rasa(&text, &file),
-        _ => Err(TrainingDataError::Format { file }),
+    let examples = match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonl" | "json") => parse_jsonl(&text, &file)?,
+        Some("yml" | "yaml") => parse_rasa(&text, &file)?,
+        _ => return Err(TrainingDataError::Format { file }),
+    };
+    if examples.is_empty() {
+        return Err(TrainingDataError::Empty { file });
     }
+    Ok(examples)
 }
 
 /// Checks that every example's intent is known.
@@ -144,6 +155,18 @@ fn unquote(value: &str) -> &str {
     v
 }
 
+/// A YAML line without its trailing ` # comment` (a `#` inside a word or
+/// right after a non-space is kept, as YAML does).
+fn strip_comment(line: &str) -> &str {
+    if line.trim_start().starts_with('#') {
+        return "";
+    }
+    match line.find(" #") {
+        Some(at) => &line[..at],
+        None => line,
+    }
+}
+
 /// Reduces Rasa entity annotations to their text: `[ABC123](customer)`,
 /// `[ABC123]{"entity": "customer"}` and `[north](region:north)` all become
 /// the bracketed words.
@@ -188,7 +211,7 @@ pub fn parse_rasa(text: &str, file: &str) -> Result<Vec<SourcedExample>, Trainin
     let mut intent: Option<String> = None;
     let mut i = 0;
     while i < lines.len() {
-        let raw = lines[i];
+        let raw = strip_comment(lines[i]);
         let line_no = i + 1;
         let trimmed = raw.trim();
         i += 1;
@@ -267,8 +290,8 @@ mod tests {
     #[test]
     fn reads_rasa_nlu_data_with_lines_and_annotations() {
         let yaml = r#"version: "3.1"
-nlu:
-- intent: billing.balance
+nlu:  # our agents' phrasings
+- intent: billing.balance  # the balance intent
   examples: |
     - what does [ABC123](customer) owe
     - balance of [KLM204]{"entity": "customer"} please
@@ -279,7 +302,7 @@ nlu:
 - intent: "monitoring.outages"
   examples: |-
     # a comment
-    - anything down in the [north](region)?
+    - anything down in the [north](region)? ticket #5
 rules:
 - rule: greet
   steps:
@@ -295,7 +318,11 @@ rules:
             vec![
                 ("what does ABC123 owe", "billing.balance", 5),
                 ("balance of KLM204 please", "billing.balance", 6),
-                ("anything down in the north?", "monitoring.outages", 14),
+                (
+                    "anything down in the north? ticket #5",
+                    "monitoring.outages",
+                    14
+                ),
             ]
         );
     }

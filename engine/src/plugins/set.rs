@@ -272,7 +272,8 @@ impl LoadedPlugin {
                 },
             },
         };
-        if result.is_err() && store.data().write_conflict {
+        // A collision is worth a retry only if nothing left the engine.
+        if result.is_err() && store.data().write_conflict && !store.data().external_effects {
             // Everything was rolled back; the caller may retry.
             result = Err(self.failed(
                 FailureCode::PluginWriteConflict,

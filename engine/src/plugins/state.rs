@@ -162,21 +162,32 @@ pub struct HostState {
     /// unique key taken meanwhile, a serialisation failure, a busy
     /// database): the host retries the whole call.
     pub write_conflict: bool,
+    /// Whether a named query of `execute` failed. PostgreSQL then refuses
+    /// the rest of the transaction, and its COMMIT silently rolls back: the
+    /// host must not report success.
+    pub query_failed: bool,
+    /// Whether `execute` sent a request that may change something outside
+    /// (not GET or HEAD): such a call is never run again.
+    pub external_effects: bool,
 }
 
 /// Whether `error` is a collision with a concurrent writer that a retry
 /// of the whole transaction can resolve.
-pub fn is_write_conflict(error: &sqlx::Error) -> bool {
+///
+/// On SQLite, `execute` transactions begin IMMEDIATE and so run one at a
+/// time: a unique-key error there is a genuine duplicate, never a race,
+/// and only "busy" counts.
+pub fn is_write_conflict(error: &sqlx::Error, kind: DbKind) -> bool {
     let Some(db) = error.as_database_error() else {
         return false;
     };
-    matches!(
-        db.code().as_deref(),
-        // PostgreSQL: unique violation, serialisation failure, deadlock.
-        Some("23505" | "40001" | "40P01")
-        // SQLite: busy, busy snapshot, unique and primary-key constraints.
-        | Some("5" | "517" | "2067" | "1555")
-    )
+    let code = db.code();
+    match kind {
+        // Unique violation, serialisation failure, deadlock.
+        DbKind::Postgres => matches!(code.as_deref(), Some("23505" | "40001" | "40P01")),
+        // Busy, busy snapshot.
+        DbKind::Sqlite => matches!(code.as_deref(), Some("5" | "517")),
+    }
 }
 
 impl WasiView for HostState {
@@ -228,6 +239,8 @@ impl HostState {
             transaction: None,
             violation: None,
             write_conflict: false,
+            query_failed: false,
+            external_effects: false,
         }
     }
 
@@ -352,8 +365,11 @@ impl HostState {
                 format!("query `{name}` of plugin `{plugin}` ran past the deadline"),
             )),
             Ok(Err(error)) => {
-                if mode == CallMode::Execute && is_write_conflict(&error) {
-                    self.write_conflict = true;
+                if mode == CallMode::Execute {
+                    self.query_failed = true;
+                    if is_write_conflict(&error, db.kind()) {
+                        self.write_conflict = true;
+                    }
                 }
                 let code = error
                     .as_database_error()
@@ -377,15 +393,25 @@ impl HostState {
             return Ok(());
         };
         let commit = commit && self.scope.mode == CallMode::Execute;
-        rt.block_on(async {
-            if commit {
+        let kind = self.scope.db.as_ref().map(Db::kind);
+        // PostgreSQL aborted the transaction at the failed query; its COMMIT
+        // would answer ROLLBACK without an error.
+        let aborted = commit && self.query_failed && kind == Some(DbKind::Postgres);
+        let outcome = rt.block_on(async {
+            if commit && !aborted {
                 tx.commit().await
             } else {
                 tx.rollback().await
             }
-        })
-        .map_err(|e| {
-            if commit && is_write_conflict(&e) {
+        });
+        if aborted {
+            return Err(
+                "a query of the action failed, so PostgreSQL rolled its transaction back; nothing was changed"
+                    .to_owned(),
+            );
+        }
+        outcome.map_err(|e| {
+            if commit && kind.is_some_and(|k| is_write_conflict(&e, k)) {
                 self.write_conflict = true;
             }
             format!("cannot finish the plugin's transaction: {e}")
@@ -477,6 +503,9 @@ impl HostState {
                 FailureCode::PluginWriteOutsideExecute,
                 format!("plugin `{plugin}` sent {method} outside a confirmed action; only GET and HEAD are allowed there"),
             ));
+        }
+        if method != reqwest::Method::GET && method != reqwest::Method::HEAD {
+            self.external_effects = true;
         }
         let remaining = self.remaining();
         let max_body = self.scope.max_http_body;

@@ -17,6 +17,9 @@ use super::records::{NewAction, NewQuery, write_query};
 /// Records committed together at most.
 const MAX_BATCH: usize = 256;
 
+/// How long a request waits for its record to be committed.
+const ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One request's records and where to report the outcome.
 struct Job {
     query: NewQuery,
@@ -49,23 +52,29 @@ impl Writer {
     }
 
     /// Commits `query` and `action`; returns once they are durable, or
-    /// `None` when the writer task is gone (the caller then writes them
-    /// itself).
+    /// `None` when the writer task is gone and never took them (the caller
+    /// then writes them itself). A job taken but not acknowledged within
+    /// [`ACK_TIMEOUT`] is an error: it may still commit, but no answer is
+    /// ever sent for a record that is not known to be committed.
     pub async fn write(
         &self,
         query: NewQuery,
         action: Option<NewAction>,
     ) -> Option<Result<(), StoreError>> {
         let (done, outcome) = oneshot::channel();
-        self.jobs
-            .send(Job {
-                query,
-                action,
-                done,
-            })
-            .await
-            .ok()?;
-        outcome.await.ok()
+        let job = Job {
+            query,
+            action,
+            done,
+        };
+        self.jobs.send(job).await.ok()?;
+        Some(match tokio::time::timeout(ACK_TIMEOUT, outcome).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(unavailable("the database writer stopped")),
+            Err(_) => Err(unavailable(
+                "the database did not confirm the write in time",
+            )),
+        })
     }
 }
 
@@ -87,27 +96,51 @@ async fn run(pool: AnyPool, mut inbox: mpsc::Receiver<Job>) {
                     let _ = job.done.send(Ok(()));
                 }
             }
-            // A record the database refused: write the others one by one.
-            Err(StoreError::Sql(sqlx::Error::Database(_))) if batch.len() > 1 => {
+            // A record the database refused (a constraint): write the
+            // others one by one, until an error that is not about a record.
+            Err(error) if batch.len() > 1 && is_constraint(&error) => {
+                let mut failure: Option<String> = None;
                 for job in batch.drain(..) {
+                    if let Some(message) = &failure {
+                        let _ = job.done.send(Err(unavailable(message)));
+                        continue;
+                    }
                     let alone = commit(&pool, std::slice::from_ref(&job)).await;
+                    if let Err(e) = &alone
+                        && !is_constraint(e)
+                    {
+                        failure = Some(e.to_string());
+                    }
                     let _ = job.done.send(alone);
                 }
             }
-            // The database is unreachable (or the batch was one record):
-            // every request hears it now, none waits for its own retry.
+            // The database is unreachable or busy (or the batch was one
+            // record): every request hears it now, none waits for its own try.
             Err(error) => {
                 let message = error.to_string();
                 for job in batch.drain(..) {
-                    let _ = job
-                        .done
-                        .send(Err(StoreError::Sql(sqlx::Error::Protocol(message.clone()))));
+                    let _ = job.done.send(Err(unavailable(&message)));
                 }
             }
         }
-        metrics::histogram!("switchboard_db_write_duration_seconds")
+        metrics::histogram!("switchboard_group_commit_duration_seconds")
             .record(started.elapsed().as_secs_f64());
     }
+}
+
+/// Whether the database refused a record for what it holds (unique, foreign
+/// key, not null, check), as opposed to being unreachable or busy.
+fn is_constraint(error: &StoreError) -> bool {
+    match error {
+        StoreError::Sql(sqlx::Error::Database(db)) => {
+            !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+        }
+        _ => false,
+    }
+}
+
+fn unavailable(message: &str) -> StoreError {
+    StoreError::Sql(sqlx::Error::Protocol(message.to_owned()))
 }
 
 async fn commit(pool: &AnyPool, jobs: &[Job]) -> Result<(), StoreError> {
