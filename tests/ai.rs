@@ -27,7 +27,6 @@ use tempfile::TempDir;
 
 const SECRET: &str = "test-secret-of-sufficient-length";
 const MASTER: &str = "ai-test-master-key";
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 // ---------------------------------------------------------------- stand-in
 
@@ -217,20 +216,8 @@ async fn open_db(backend: Backend, dir: &TempDir) -> (Db, Option<String>) {
             None,
         ),
         Backend::Postgres => {
-            let name = format!("sb_ai_{}", uuid::Uuid::new_v4().simple());
-            sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(PG_ADMIN)
-                .await
-                .expect("PostgreSQL at 127.0.0.1:5432");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            (
-                format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                Some(name),
-            )
+            let (url, name) = common::fresh_pg("sb_ai").await;
+            (url, Some(name))
         }
     };
     let db = Db::open(&url, 4).await.unwrap();
@@ -302,11 +289,7 @@ impl Server {
     async fn finish(self) {
         if let Some(name) = self.pg_database {
             self.db.pool().close().await;
-            if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-            }
+            common::drop_pg(&name).await;
         }
     }
 

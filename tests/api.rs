@@ -20,7 +20,6 @@ use switchboard::store::Db;
 use tempfile::TempDir;
 
 const SECRET: &str = "test-secret-of-sufficient-length";
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 #[derive(Clone, Copy, Debug)]
 enum Backend {
@@ -44,20 +43,8 @@ async fn start(backend: Backend) -> Server {
             None,
         ),
         Backend::Postgres => {
-            let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
-            sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(PG_ADMIN)
-                .await
-                .expect("PostgreSQL at 127.0.0.1:5432");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            (
-                format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                Some(name),
-            )
+            let (url, name) = common::fresh_pg("sb_test").await;
+            (url, Some(name))
         }
     };
     let db = Db::open(&url, 4).await.unwrap();
@@ -90,11 +77,7 @@ impl Server {
     async fn finish(self) {
         if let Some(name) = self.pg_database {
             self.db.pool().close().await;
-            if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-            }
+            common::drop_pg(&name).await;
         }
     }
 

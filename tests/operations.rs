@@ -20,7 +20,6 @@ use switchboard::store::Db;
 use tempfile::TempDir;
 
 const SECRET: &str = "operations-test-secret-long-enough";
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn token(user: &str, tenant: i64) -> String {
     Authenticator::hs256(SECRET)
@@ -238,32 +237,9 @@ async fn every_answered_query_survives_kill_9() {
     assert_eq!(orphans, 0);
 }
 
-/// A fresh PostgreSQL database; dropped by [`drop_pg`].
-async fn fresh_pg() -> (String, String) {
-    let name = format!("sb_ops_{}", uuid::Uuid::new_v4().simple());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(PG_ADMIN)
-        .await
-        .expect("PostgreSQL at 127.0.0.1:5432");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    (format!("postgres://postgres@127.0.0.1:5432/{name}"), name)
-}
-
-async fn drop_pg(name: &str) {
-    if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_history_feedback_and_ids() {
-    let (url, name) = fresh_pg().await;
+    let (url, name) = common::fresh_pg("sb_ops").await;
     seed(&url);
     // A generous plugin deadline: a confirm that waits for the other
     // replica's commit must not time out on a loaded debug build.
@@ -367,7 +343,7 @@ async fn two_replicas_share_history_feedback_and_ids() {
     assert_eq!(tickets.len(), 6, "ticket ids collided: {tickets:?}");
     drop(a);
     drop(b);
-    drop_pg(&name).await;
+    common::drop_pg(&name).await;
 }
 
 /// A TCP proxy in front of PostgreSQL that the test can take down (every
@@ -444,7 +420,7 @@ async fn ready(http: &reqwest::Client, base: &str) -> (StatusCode, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_gives_503_and_service_comes_back_by_itself() {
-    let (direct, name) = fresh_pg().await;
+    let (direct, name) = common::fresh_pg("sb_ops").await;
     seed(&direct);
     let proxy = Proxy::start().await;
     let url = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
@@ -485,7 +461,7 @@ async fn a_lost_database_gives_503_and_service_comes_back_by_itself() {
     assert_eq!(status, StatusCode::OK, "{body}");
     drop(server);
     drop(proxy);
-    drop_pg(&name).await;
+    common::drop_pg(&name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

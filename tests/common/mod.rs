@@ -80,3 +80,31 @@ pub fn config(dir: &Path, text: &str) -> Config {
     let path = write_config(dir, text);
     Config::load_with_env(Some(&path), |_| None).expect("valid test configuration")
 }
+
+/// The PostgreSQL server the tests use (127.0.0.1:5432, trust auth).
+pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Creates an empty PostgreSQL database named `{prefix}_{uuid}` and
+/// returns its URL and name; [`drop_pg`] removes it.
+pub async fn fresh_pg(prefix: &str) -> (String, String) {
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(PG_ADMIN)
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    admin.close().await;
+    (format!("postgres://postgres@127.0.0.1:5432/{name}"), name)
+}
+
+/// Drops a database made by [`fresh_pg`], cutting its connections.
+pub async fn drop_pg(name: &str) {
+    if let Ok(admin) = sqlx::AnyPool::connect(PG_ADMIN).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await;
+    }
+}

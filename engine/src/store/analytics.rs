@@ -102,9 +102,8 @@ fn key_counts(rows: &[AnyRow]) -> Result<Vec<KeyCount>, sqlx::Error> {
         .collect()
 }
 
-const SAMPLE_COLUMNS: &str =
-    "q.query_id, q.text, q.intent, q.confidence, q.status, f.rating, f.comments, q.created_at";
-
+/// Reads rows selected as `q.query_id, q.text, q.intent, q.confidence,
+/// q.status, f.rating, f.comments, q.created_at`.
 fn samples(rows: &[AnyRow]) -> Result<Vec<QuerySample>, sqlx::Error> {
     rows.iter()
         .map(|r| {
@@ -131,23 +130,22 @@ pub async fn compute(
     limit: i64,
 ) -> Result<Analytics, StoreError> {
     let pool = db.pool();
-    let scope = "q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3";
-    let bind = |sql: &'static str| {
+    // Every statement is scoped by `$1` tenant, `$2` from and `$3` to.
+    let scoped = |sql: &'static str| {
         sqlx::query(sql)
             .bind(tenant.get())
             .bind(window.from.clone())
             .bind(window.to.clone())
     };
-    // Statements are built once per call from fixed parts only.
-    let total_sql = format!("SELECT COUNT(*) FROM chatbot_queries q WHERE {scope}");
-    let total: i64 = sqlx::query_scalar(&total_sql)
-        .bind(tenant.get())
-        .bind(&window.from)
-        .bind(&window.to)
-        .fetch_one(pool)
-        .await?;
+    let total: i64 = scoped(
+        "SELECT COUNT(*) FROM chatbot_queries q \
+         WHERE q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3",
+    )
+    .fetch_one(pool)
+    .await?
+    .try_get(0)?;
 
-    let minutes = bind(
+    let minutes = scoped(
         "SELECT SUBSTR(q.created_at, 1, 16) AS minute, COUNT(*) FROM chatbot_queries q \
          WHERE q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3 \
          GROUP BY SUBSTR(q.created_at, 1, 16) ORDER BY minute",
@@ -166,7 +164,7 @@ pub async fn compute(
 
     // AVG of a BIGINT is NUMERIC on PostgreSQL, which `Any` cannot decode:
     // average doubles instead.
-    let intents = bind(
+    let intents = scoped(
         "SELECT q.intent, COUNT(*), CAST(AVG(q.confidence) AS DOUBLE PRECISION), \
          CAST(AVG(CAST(f.rating AS DOUBLE PRECISION)) AS DOUBLE PRECISION), COUNT(f.rating) \
          FROM chatbot_queries q LEFT JOIN chatbot_feedback f ON f.query_id = q.query_id AND f.tenant_id = q.tenant_id \
@@ -188,14 +186,14 @@ pub async fn compute(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-    let users = bind(
+    let users = scoped(
         "SELECT q.user_id, COUNT(*) FROM chatbot_queries q \
          WHERE q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3 \
          GROUP BY q.user_id ORDER BY COUNT(*) DESC, q.user_id",
     )
     .fetch_all(pool)
     .await?;
-    let statuses = bind(
+    let statuses = scoped(
         "SELECT q.status, COUNT(*) FROM chatbot_queries q \
          WHERE q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3 \
          GROUP BY q.status ORDER BY COUNT(*) DESC, q.status",
@@ -203,30 +201,26 @@ pub async fn compute(
     .fetch_all(pool)
     .await?;
 
-    let lowest_confidence_sql = format!(
-        "SELECT {SAMPLE_COLUMNS} FROM chatbot_queries q \
+    let lowest_confidence = scoped(
+        "SELECT q.query_id, q.text, q.intent, q.confidence, q.status, f.rating, f.comments, q.created_at \
+         FROM chatbot_queries q \
          LEFT JOIN chatbot_feedback f ON f.query_id = q.query_id AND f.tenant_id = q.tenant_id \
-         WHERE {scope} ORDER BY q.confidence, q.created_at DESC, q.query_id LIMIT $4"
-    );
-    let lowest_confidence = sqlx::query(&lowest_confidence_sql)
-        .bind(tenant.get())
-        .bind(&window.from)
-        .bind(&window.to)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-    let lowest_rated_sql = format!(
-        "SELECT {SAMPLE_COLUMNS} FROM chatbot_queries q \
+         WHERE q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3 \
+         ORDER BY q.confidence, q.created_at DESC, q.query_id LIMIT $4",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let lowest_rated = scoped(
+        "SELECT q.query_id, q.text, q.intent, q.confidence, q.status, f.rating, f.comments, q.created_at \
+         FROM chatbot_queries q \
          JOIN chatbot_feedback f ON f.query_id = q.query_id AND f.tenant_id = q.tenant_id \
-         WHERE {scope} ORDER BY f.rating, q.created_at DESC, q.query_id LIMIT $4"
-    );
-    let lowest_rated = sqlx::query(&lowest_rated_sql)
-        .bind(tenant.get())
-        .bind(&window.from)
-        .bind(&window.to)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
+         WHERE q.tenant_id = $1 AND q.created_at >= $2 AND q.created_at < $3 \
+         ORDER BY f.rating, q.created_at DESC, q.query_id LIMIT $4",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
 
     Ok(Analytics {
         total,
