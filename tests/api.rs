@@ -51,7 +51,13 @@ async fn start(backend: Backend) -> Server {
     switchboard::demo::seed(&db, false).await.unwrap();
     let mut config = Config::default();
     config.plugins.cache_dir = Some(common::cache_dir());
-    let plugins = PluginHost::start(&config, Some(db.clone())).await.unwrap();
+    serve(&config, db, dir, pg_database).await
+}
+
+/// Serves the API on an ephemeral port with the plugins of `config` over
+/// `db` (seeded by the caller).
+async fn serve(config: &Config, db: Db, dir: TempDir, pg_database: Option<String>) -> Server {
+    let plugins = PluginHost::start(config, Some(db.clone())).await.unwrap();
     let engine = QueryEngine::new(plugins, QuerySettings::default()).unwrap();
     let state = Arc::new(AppState {
         engine,
@@ -972,26 +978,7 @@ grants = ["hostile.customers"]
 limits = { deadline_ms = 100 }
 "#,
     );
-    let plugins = PluginHost::start(&config, Some(db.clone())).await.unwrap();
-    let engine = QueryEngine::new(plugins, QuerySettings::default()).unwrap();
-    let state = Arc::new(AppState {
-        engine,
-        db: db.clone(),
-        auth: Authenticator::hs256(SECRET),
-        sealer: Sealer::new("k"),
-        api: ApiConfig::default(),
-        config_path: None,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    let s = Server {
-        base,
-        http: reqwest::Client::new(),
-        db,
-        pg_database: None,
-        _dir: dir,
-    };
+    let s = serve(&config, db, dir, None).await;
     let token = s.token("9", 1, "support_agent", &["hostile_read", "network_read"]);
 
     let (st, b) = s.ask(&token, "hostile infinite_loop").await;
