@@ -305,6 +305,64 @@ pub fn read_rows(rows: &[AnyRow]) -> Result<SqlRows, sqlx::Error> {
     Ok(SqlRows { columns, rows: out })
 }
 
+/// Runs a read `sql` with `values` bound in order on a direct SQLite
+/// connection (see [`crate::store::direct`]) and reads its rows as
+/// [`read_rows`] does: columns declared `BOOLEAN` read as booleans, other
+/// values by their storage class.
+pub fn read_sqlite(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    values: &[SqlValue],
+) -> Result<SqlRows, rusqlite::Error> {
+    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+    let mut statement = conn.prepare_cached(sql)?;
+    for (i, value) in values.iter().enumerate() {
+        let bound = match value {
+            SqlValue::Null => ToSqlOutput::Owned(Value::Null),
+            SqlValue::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
+            SqlValue::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
+            SqlValue::Float(f) => ToSqlOutput::Owned(Value::Real(*f)),
+            SqlValue::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+        };
+        statement.raw_bind_parameter(i + 1, bound)?;
+    }
+    let columns: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let booleans: Vec<bool> = statement
+        .columns()
+        .iter()
+        .map(|c| {
+            c.decl_type()
+                .is_some_and(|t| t.eq_ignore_ascii_case("BOOLEAN") || t.eq_ignore_ascii_case("BOOL"))
+        })
+        .collect();
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(columns.len());
+        for (i, boolean) in booleans.iter().enumerate() {
+            values.push(match row.get_ref(i)? {
+                ValueRef::Null => SqlValue::Null,
+                ValueRef::Integer(n) if *boolean => SqlValue::Bool(n != 0),
+                ValueRef::Integer(n) => SqlValue::Int(n),
+                ValueRef::Real(f) => SqlValue::Float(f),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                }
+            });
+        }
+        out.push(values);
+    }
+    if out.is_empty() {
+        // As from sqlx: no rows, no columns.
+        return Ok(SqlRows::default());
+    }
+    Ok(SqlRows { columns, rows: out })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

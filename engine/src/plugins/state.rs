@@ -17,6 +17,7 @@ use super::error::FailureCode;
 use super::sql::{self, PreparedQuery, SqlRows, SqlValue, TENANT_PARAM};
 use super::types::QueryAccess;
 use crate::TenantId;
+use crate::store::direct::SqliteFile;
 use crate::store::{Db, DbKind};
 
 /// Which export is running; decides what the plugin may do.
@@ -156,6 +157,8 @@ pub struct HostState {
     queries_run: u32,
     log_lines: u32,
     transaction: Option<Transaction<'static, Any>>,
+    /// The read transaction of `handle` on SQLite, straight on the file.
+    reader: Option<crate::store::direct::Reader>,
     /// The first rule the plugin broke, if any.
     pub violation: Option<Violation>,
     /// Whether a write of `execute` collided with a concurrent one (a
@@ -237,6 +240,7 @@ impl HostState {
             queries_run: 0,
             log_lines: 0,
             transaction: None,
+            reader: None,
             violation: None,
             write_conflict: false,
             query_failed: false,
@@ -316,16 +320,16 @@ impl HostState {
         };
         let remaining = self.remaining();
         let mode = self.scope.mode;
+        // SQLite reads of `handle` (SELECT only, checked at load) run right
+        // here, on this thread, in one read transaction for the call.
+        if mode == CallMode::Handle
+            && let Some(file) = db.sqlite()
+        {
+            return self.read_direct(file, name, &query, &values);
+        }
         let mut transaction = self.transaction.take();
         let outcome = rt.block_on(async {
             tokio::time::timeout(remaining, async {
-                // SQLite reads of `handle` (SELECT only, checked at load)
-                // run straight on the pool: no BEGIN/ROLLBACK round trips
-                // to SQLite's worker thread for each call.
-                if mode == CallMode::Handle && db.kind() == DbKind::Sqlite {
-                    let rows = sql::bind(&query.sql, values).fetch_all(db.pool()).await?;
-                    return sql::read_rows(&rows);
-                }
                 if transaction.is_none() {
                     let mut tx = if mode == CallMode::Execute {
                         db.begin_write().await?
@@ -383,9 +387,51 @@ impl HostState {
         }
     }
 
+    /// A read of `handle` on a direct SQLite connection, interrupted at the
+    /// call's deadline.
+    fn read_direct(
+        &mut self,
+        file: &Arc<SqliteFile>,
+        name: &str,
+        query: &PreparedQuery,
+        values: &[SqlValue],
+    ) -> Result<Result<SqlRows, QueryFailure>, Violation> {
+        let plugin = self.scope.plugin.clone();
+        let deadline = self.scope.deadline;
+        let outcome = (|| {
+            if self.reader.is_none() {
+                self.reader = Some(file.reader()?);
+            }
+            let Some(reader) = &self.reader else {
+                return Err(rusqlite::Error::InvalidQuery);
+            };
+            let conn = reader.connection();
+            conn.progress_handler(1000, Some(move || Instant::now() >= deadline));
+            sql::read_sqlite(conn, &query.sql, values)
+        })();
+        match outcome {
+            Ok(rows) => Ok(Ok(rows)),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                Err(self.violate(
+                    FailureCode::PluginTimeout,
+                    format!("query `{name}` of plugin `{plugin}` ran past the deadline"),
+                ))
+            }
+            Err(error) => {
+                let error = crate::ai::mask::for_logs(&error.to_string()).into_owned();
+                tracing::warn!(plugin = %plugin, query = %name, %error, "named query failed");
+                Ok(Err(QueryFailure::Failed(format!("query `{name}` failed"))))
+            }
+        }
+    }
+
     /// Ends the call's transaction: commits when `commit`, else rolls back.
     /// Reads in `handle` are always rolled back.
     pub fn finish(&mut self, commit: bool) -> Result<(), String> {
+        // Dropping the reader ends its read transaction.
+        self.reader = None;
         let Some(tx) = self.transaction.take() else {
             return Ok(());
         };

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod configs;
+pub mod direct;
 pub mod records;
 pub mod writer;
 
@@ -38,6 +39,9 @@ pub enum StoreError {
     /// A statement failed.
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A statement on a direct SQLite connection failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 /// The engine's database handle; cheap to clone.
@@ -45,6 +49,7 @@ pub enum StoreError {
 pub struct Db {
     pool: AnyPool,
     kind: DbKind,
+    sqlite: Option<std::sync::Arc<direct::SqliteFile>>,
     writer: Option<writer::Writer>,
 }
 
@@ -99,8 +104,30 @@ impl Db {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         sqlx::migrate!("../migrations").run(&pool).await?;
-        let writer = writer::Writer::start(pool.clone());
-        Ok(Self { pool, kind, writer })
+        let sqlite = match direct::SqliteFile::path_of(url).filter(|_| kind == DbKind::Sqlite) {
+            Some(path) => Some(std::sync::Arc::new(
+                tokio::task::spawn_blocking(move || direct::SqliteFile::open(&path))
+                    .await
+                    .map_err(|e| StoreError::Sql(sqlx::Error::Protocol(e.to_string())))??,
+            )),
+            None => None,
+        };
+        let writer = match &sqlite {
+            Some(file) => Some(writer::Writer::start_thread(file.connect_writer()?)),
+            None => writer::Writer::start(pool.clone()),
+        };
+        Ok(Self {
+            pool,
+            kind,
+            sqlite,
+            writer,
+        })
+    }
+
+    /// The SQLite file for direct access (see [`direct`]), when the
+    /// database is an SQLite file.
+    pub fn sqlite(&self) -> Option<&std::sync::Arc<direct::SqliteFile>> {
+        self.sqlite.as_ref()
     }
 
     /// The group-commit writer for recorded queries, if it runs.

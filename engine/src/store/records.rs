@@ -90,16 +90,60 @@ pub async fn insert_query(
     Ok(())
 }
 
+const INSERT_QUERY: &str = "INSERT INTO chatbot_queries (query_id, tenant_id, user_id, conversation_id, text, response_text, structured_data, intent, confidence, processing_time, status, interpreter, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+const INSERT_ACTION: &str = "INSERT INTO chatbot_actions (action_id, query_id, tenant_id, user_id, intent, plugin, action, parameters, summary, permission, status, result, created_at, updated_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', NULL, $11, $11, $12)";
+
+/// Inserts a query and its action inside `tx`, on a direct SQLite
+/// connection (the writer thread's; see [`super::direct`]).
+pub(super) fn write_query_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    q: &NewQuery,
+    action: Option<&NewAction>,
+) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(INSERT_QUERY)?.execute(rusqlite::params![
+        q.query_id,
+        q.tenant.get(),
+        q.user_id,
+        q.conversation_id,
+        q.text,
+        q.response_text,
+        q.structured_data,
+        q.intent,
+        q.confidence,
+        q.processing_time,
+        q.status,
+        q.interpreter,
+        q.created_at,
+    ])?;
+    if let Some(a) = action {
+        tx.prepare_cached(INSERT_ACTION)?.execute(rusqlite::params![
+            a.action_id,
+            q.query_id,
+            q.tenant.get(),
+            q.user_id,
+            a.intent,
+            a.plugin,
+            a.action,
+            a.parameters,
+            a.summary,
+            a.permission,
+            q.created_at,
+            a.expires_at,
+        ])?;
+    }
+    Ok(())
+}
+
 /// Inserts a query and its action inside `tx`.
 pub(super) async fn write_query(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     q: &NewQuery,
     action: Option<&NewAction>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO chatbot_queries (query_id, tenant_id, user_id, conversation_id, text, response_text, structured_data, intent, confidence, processing_time, status, interpreter, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
+    sqlx::query(INSERT_QUERY)
     .bind(&q.query_id)
     .bind(q.tenant.get())
     .bind(&q.user_id)
@@ -116,10 +160,7 @@ pub(super) async fn write_query(
     .execute(&mut **tx)
     .await?;
     if let Some(a) = action {
-        sqlx::query(
-            "INSERT INTO chatbot_actions (action_id, query_id, tenant_id, user_id, intent, plugin, action, parameters, summary, permission, status, result, created_at, updated_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', NULL, $11, $11, $12)",
-        )
+        sqlx::query(INSERT_ACTION)
         .bind(&a.action_id)
         .bind(&q.query_id)
         .bind(q.tenant.get())
