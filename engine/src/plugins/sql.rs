@@ -335,8 +335,9 @@ pub fn read_sqlite(
         .columns()
         .iter()
         .map(|c| {
-            c.decl_type()
-                .is_some_and(|t| t.eq_ignore_ascii_case("BOOLEAN") || t.eq_ignore_ascii_case("BOOL"))
+            c.decl_type().is_some_and(|t| {
+                t.eq_ignore_ascii_case("BOOLEAN") || t.eq_ignore_ascii_case("BOOL")
+            })
         })
         .collect();
     let mut rows = statement.raw_query();

@@ -114,7 +114,9 @@ impl Reader {
     /// The connection.
     pub fn connection(&self) -> &Connection {
         // Present until drop.
-        self.conn.as_ref().expect("reader connection present until drop")
+        self.conn
+            .as_ref()
+            .expect("reader connection present until drop")
     }
 }
 

@@ -119,20 +119,21 @@ pub(super) fn write_query_sqlite(
         q.created_at,
     ])?;
     if let Some(a) = action {
-        tx.prepare_cached(INSERT_ACTION)?.execute(rusqlite::params![
-            a.action_id,
-            q.query_id,
-            q.tenant.get(),
-            q.user_id,
-            a.intent,
-            a.plugin,
-            a.action,
-            a.parameters,
-            a.summary,
-            a.permission,
-            q.created_at,
-            a.expires_at,
-        ])?;
+        tx.prepare_cached(INSERT_ACTION)?
+            .execute(rusqlite::params![
+                a.action_id,
+                q.query_id,
+                q.tenant.get(),
+                q.user_id,
+                a.intent,
+                a.plugin,
+                a.action,
+                a.parameters,
+                a.summary,
+                a.permission,
+                q.created_at,
+                a.expires_at,
+            ])?;
     }
     Ok(())
 }
@@ -144,37 +145,37 @@ pub(super) async fn write_query(
     action: Option<&NewAction>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(INSERT_QUERY)
-    .bind(&q.query_id)
-    .bind(q.tenant.get())
-    .bind(&q.user_id)
-    .bind(q.conversation_id.clone())
-    .bind(&q.text)
-    .bind(&q.response_text)
-    .bind(&q.structured_data)
-    .bind(&q.intent)
-    .bind(q.confidence)
-    .bind(q.processing_time)
-    .bind(&q.status)
-    .bind(&q.interpreter)
-    .bind(&q.created_at)
-    .execute(&mut **tx)
-    .await?;
-    if let Some(a) = action {
-        sqlx::query(INSERT_ACTION)
-        .bind(&a.action_id)
         .bind(&q.query_id)
         .bind(q.tenant.get())
         .bind(&q.user_id)
-        .bind(&a.intent)
-        .bind(&a.plugin)
-        .bind(&a.action)
-        .bind(&a.parameters)
-        .bind(&a.summary)
-        .bind(&a.permission)
+        .bind(q.conversation_id.clone())
+        .bind(&q.text)
+        .bind(&q.response_text)
+        .bind(&q.structured_data)
+        .bind(&q.intent)
+        .bind(q.confidence)
+        .bind(q.processing_time)
+        .bind(&q.status)
+        .bind(&q.interpreter)
         .bind(&q.created_at)
-        .bind(&a.expires_at)
         .execute(&mut **tx)
         .await?;
+    if let Some(a) = action {
+        sqlx::query(INSERT_ACTION)
+            .bind(&a.action_id)
+            .bind(&q.query_id)
+            .bind(q.tenant.get())
+            .bind(&q.user_id)
+            .bind(&a.intent)
+            .bind(&a.plugin)
+            .bind(&a.action)
+            .bind(&a.parameters)
+            .bind(&a.summary)
+            .bind(&a.permission)
+            .bind(&q.created_at)
+            .bind(&a.expires_at)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
