@@ -305,7 +305,8 @@ pub fn load_set(runtime: &Runtime, config: &Config) -> Result<PluginSet, LoadErr
         })?;
         tracing::debug!(plugin = label, ?outcome, "compiled plugin ready");
         let guest = detect_version(runtime, label, &component)?;
-        let manifest = LoadedPlugin::read_manifest(&guest, runtime, label, limits)
+        let manifest = block_on(LoadedPlugin::read_manifest(&guest, runtime, label, limits))
+            .and_then(|manifest| manifest)
             .map_err(|m| invalid(label, m))?;
         check_manifest(label, &manifest)?;
         if plugins.iter().any(|p| p.name() == manifest.name) {
@@ -334,4 +335,18 @@ pub fn load_set(runtime: &Runtime, config: &Config) -> Result<PluginSet, LoadErr
         }));
     }
     Ok(PluginSet { plugins, registry })
+}
+
+/// Runs `future` to completion on this thread, which must not be one of
+/// the async executor's (loading runs on the blocking pool, or outside
+/// any runtime).
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map(|rt| rt.block_on(future))
+            .map_err(|e| format!("cannot start a runtime to load the plugin: {e}")),
+    }
 }

@@ -129,9 +129,8 @@ impl PluginHost {
             .ok_or_else(|| DispatchError::UnknownIntent(request.intent.clone()))?;
         let runtime = self.runtime.clone();
         let db = self.db.clone();
-        let ctx = ctx.clone();
-        self.run_blocking(&plugin, move |p| {
-            p.handle_blocking(&runtime, db, &ctx, &request, kind)
+        run(&self.permits, &plugin, async {
+            plugin.handle(&runtime, db, ctx, &request, kind).await
         })
         .await
     }
@@ -155,56 +154,62 @@ impl PluginHost {
         let runtime = self.runtime.clone();
         let db = self.db.clone();
         let ctx = ctx.clone();
-        self.run_blocking(&plugin, move |p| {
-            p.execute_blocking(&runtime, db, &ctx, &call)
-        })
-        .await
-    }
-
-    async fn run_blocking<T: Send + 'static>(
-        &self,
-        plugin: &Arc<LoadedPlugin>,
-        f: impl FnOnce(&LoadedPlugin) -> Result<T, DispatchError> + Send + 'static,
-    ) -> Result<T, DispatchError> {
-        let host_error = |message: String| DispatchError::Failed {
-            plugin: plugin.name().to_owned(),
-            code: FailureCode::PluginHostError,
-            message,
-        };
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| host_error(e.to_string()))?;
-        let p = plugin.clone();
-        let started = std::time::Instant::now();
-        // The permit travels with the blocking call: it is released when
-        // the instance is gone, even if the request was abandoned.
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f(&p)
-        })
-        .await
-        .map_err(|e| host_error(format!("the plugin call was aborted: {e}")))?;
+        // A confirmed action runs to its end even if the client goes away
+        // meanwhile: its own task, not the request's.
+        let permits = self.permits.clone();
         let name = plugin.name().to_owned();
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(DispatchError::Reported { .. }) => "reported",
-            Err(DispatchError::Failed { code, .. }) => {
-                metrics::counter!("switchboard_plugin_failures_total", "plugin" => name.clone(), "code" => code.as_str()).increment(1);
-                "failed"
-            }
-            Err(DispatchError::UnknownIntent(_)) => "unknown_intent",
-        };
-        metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => name.clone(), "outcome" => outcome)
-            .record(started.elapsed().as_secs_f64());
-        let open = plugin.breaker.state() != BreakerState::Closed;
-        metrics::gauge!("switchboard_plugin_breaker_open", "plugin" => name).set(if open {
-            1.0
-        } else {
-            0.0
-        });
-        result
+        tokio::spawn(async move {
+            run(&permits, &plugin, async {
+                plugin.execute(&runtime, db, &ctx, &call).await
+            })
+            .await
+        })
+        .await
+        .map_err(|e| DispatchError::Failed {
+            plugin: name,
+            code: FailureCode::PluginHostError,
+            message: format!("the plugin call was aborted: {e}"),
+        })?
     }
+}
+
+/// Runs `call` to `plugin` under a permit of `permits` (bounded
+/// concurrency) on the calling task, and records its duration and outcome.
+async fn run<T>(
+    permits: &Semaphore,
+    plugin: &Arc<LoadedPlugin>,
+    call: impl std::future::Future<Output = Result<T, DispatchError>>,
+) -> Result<T, DispatchError> {
+    let host_error = |message: String| DispatchError::Failed {
+        plugin: plugin.name().to_owned(),
+        code: FailureCode::PluginHostError,
+        message,
+    };
+    let permit = permits
+        .acquire()
+        .await
+        .map_err(|e| host_error(e.to_string()))?;
+    let started = std::time::Instant::now();
+    // The call runs on this task, and yields at every epoch tick.
+    let result = call.await;
+    drop(permit);
+    let name = plugin.name().to_owned();
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(DispatchError::Reported { .. }) => "reported",
+        Err(DispatchError::Failed { code, .. }) => {
+            metrics::counter!("switchboard_plugin_failures_total", "plugin" => name.clone(), "code" => code.as_str()).increment(1);
+            "failed"
+        }
+        Err(DispatchError::UnknownIntent(_)) => "unknown_intent",
+    };
+    metrics::histogram!("switchboard_plugin_call_duration_seconds", "plugin" => name.clone(), "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+    let open = plugin.breaker.state() != BreakerState::Closed;
+    metrics::gauge!("switchboard_plugin_breaker_open", "plugin" => name).set(if open {
+        1.0
+    } else {
+        0.0
+    });
+    result
 }

@@ -94,6 +94,10 @@ impl Runtime {
 
         let mut config = wasmtime::Config::new();
         config
+            // Calls are async (`*_async`): they run on the request's own
+            // task and yield at every epoch tick, so there is no hand-off to
+            // another thread, and a plugin that spins still leaves the
+            // executor to others.
             .wasm_component_model(true)
             .epoch_interruption(true)
             .max_wasm_stack(1 << 20)
@@ -101,7 +105,7 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(host)?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(host)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host)?;
         super::v0_1_0::add_to_linker(&mut linker).map_err(host)?;
 
         let ticker = EpochTicker::start(engine.clone());

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::breaker::{Breaker, BreakerState};
 use super::error::{DispatchError, FailureCode};
@@ -164,13 +164,7 @@ impl LoadedPlugin {
 
     fn new_store(&self, runtime: &Runtime, scope: CallScope) -> Store<HostState> {
         let memory = usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX);
-        let mut store = Store::new(runtime.engine(), HostState::new(scope, memory));
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(Runtime::ticks_for(Duration::from_millis(
-            self.limits.deadline_ms,
-        )));
-        store.epoch_deadline_trap();
-        store
+        new_store(runtime, scope, memory)
     }
 
     fn scope(&self, mode: CallMode, ctx: &CallContext, db: Option<Db>) -> CallScope {
@@ -181,7 +175,6 @@ impl LoadedPlugin {
             user_id: ctx.user_id.clone(),
             grants: self.grants.clone(),
             db,
-            runtime: tokio::runtime::Handle::try_current().ok(),
             max_queries: self.limits.max_queries_per_request,
             deadline: Instant::now() + Duration::from_millis(self.limits.deadline_ms),
             max_http_body: usize::try_from(self.limits.max_output_bytes).unwrap_or(usize::MAX),
@@ -225,18 +218,12 @@ impl LoadedPlugin {
         }
     }
 
-    /// Runs a guest call with breaker bookkeeping.
-    fn guarded<T>(
+    /// Starts a guest call: the breaker's permission, then a fresh store.
+    fn begin(
         &self,
         runtime: &Runtime,
         scope: CallScope,
-        commit_on_ok: bool,
-        call: impl FnOnce(
-            &VersionedGuest,
-            &mut Store<HostState>,
-        ) -> wasmtime::Result<Result<T, (ReportedKind, String)>>,
-        validate: impl FnOnce(T) -> Result<T, (FailureCode, String)>,
-    ) -> Result<T, DispatchError> {
+    ) -> Result<Store<HostState>, DispatchError> {
         if !self.breaker.allow() {
             return Err(self.failed(
                 FailureCode::PluginUnavailable,
@@ -246,15 +233,26 @@ impl LoadedPlugin {
                 ),
             ));
         }
-        let mut store = self.new_store(runtime, scope);
-        let outcome = call(&self.guest, &mut store);
+        Ok(self.new_store(runtime, scope))
+    }
+
+    /// Ends a guest call begun with [`Self::begin`]: checks its `outcome`
+    /// with `validate`, ends its transaction (committed only when
+    /// `commit_on_ok` and all went well), and keeps the breaker's books.
+    async fn conclude<T>(
+        &self,
+        mut store: Store<HostState>,
+        outcome: wasmtime::Result<Result<T, (ReportedKind, String)>>,
+        commit_on_ok: bool,
+        validate: impl FnOnce(T) -> Result<T, (FailureCode, String)>,
+    ) -> Result<T, DispatchError> {
         let mut result = match outcome {
             Err(error) => {
-                let _ = store.data_mut().finish(false);
+                let _ = store.data_mut().finish(false).await;
                 Err(self.classify(&error, store.data()))
             }
             Ok(Err((kind, message))) => {
-                let _ = store.data_mut().finish(false);
+                let _ = store.data_mut().finish(false).await;
                 Err(DispatchError::Reported {
                     plugin: self.name().to_owned(),
                     kind,
@@ -263,10 +261,10 @@ impl LoadedPlugin {
             }
             Ok(Ok(value)) => match validate(value) {
                 Err((code, message)) => {
-                    let _ = store.data_mut().finish(false);
+                    let _ = store.data_mut().finish(false).await;
                     Err(self.failed(code, message))
                 }
-                Ok(value) => match store.data_mut().finish(commit_on_ok) {
+                Ok(value) => match store.data_mut().finish(commit_on_ok).await {
                     Ok(()) => Ok(value),
                     Err(message) => Err(self.failed(FailureCode::PluginHostError, message)),
                 },
@@ -301,8 +299,8 @@ impl LoadedPlugin {
         result
     }
 
-    /// Answers `request` (blocking; run it off the async executor).
-    pub fn handle_blocking(
+    /// Answers `request` on a fresh instance.
+    pub async fn handle(
         &self,
         runtime: &Runtime,
         db: Option<Db>,
@@ -312,24 +310,22 @@ impl LoadedPlugin {
     ) -> Result<PluginAnswer, DispatchError> {
         let scope = self.scope(CallMode::Handle, ctx, db);
         let max = self.limits.max_output_bytes;
-        let raw = self.guarded(
-            runtime,
-            scope,
-            false,
-            |guest, store| match guest {
-                VersionedGuest::V0_1_0(g) => g.handle(store, request, &ctx.user_id),
-            },
-            |raw: RawAnswer| {
+        let mut store = self.begin(runtime, scope)?;
+        let outcome = match &self.guest {
+            VersionedGuest::V0_1_0(g) => g.handle(&mut store, request, &ctx.user_id).await,
+        };
+        let raw = self
+            .conclude(store, outcome, false, |raw: RawAnswer| {
                 check_answer_size(&raw, max)
                     .map(|()| raw)
                     .map_err(|(code, m)| (code, format!("plugin `{}`: {m}", self.name())))
-            },
-        )?;
+            })
+            .await?;
         self.validate_answer(raw, kind)
     }
 
-    /// Executes a confirmed action (blocking).
-    pub fn execute_blocking(
+    /// Executes a confirmed action on a fresh instance.
+    pub async fn execute(
         &self,
         runtime: &Runtime,
         db: Option<Db>,
@@ -340,7 +336,7 @@ impl LoadedPlugin {
         // the same next number) was rolled back whole: run it again.
         let mut attempt = 0u32;
         loop {
-            let result = self.execute_once(runtime, db.clone(), ctx, call);
+            let result = self.execute_once(runtime, db.clone(), ctx, call).await;
             match &result {
                 Err(DispatchError::Failed {
                     code: FailureCode::PluginWriteConflict,
@@ -351,14 +347,15 @@ impl LoadedPlugin {
                         .increment(1);
                     // Spread the retries of colliding writers apart.
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
-                    std::thread::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter));
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt) + jitter))
+                        .await;
                 }
                 _ => return result,
             }
         }
     }
 
-    fn execute_once(
+    async fn execute_once(
         &self,
         runtime: &Runtime,
         db: Option<Db>,
@@ -369,34 +366,32 @@ impl LoadedPlugin {
         let max = self.limits.max_output_bytes;
         let parameters = call.parameters.to_string();
         let plugin = self.name().to_owned();
-        self.guarded(
-            runtime,
-            scope,
-            true,
-            |guest, store| match guest {
-                VersionedGuest::V0_1_0(g) => {
-                    g.execute(store, &call.action, &parameters, &ctx.user_id)
-                }
-            },
-            |raw: RawOutcome| {
-                // Checked before the transaction commits: a bad answer
-                // leaves no write behind.
-                let size = raw.response_text.len() + raw.structured_data.len();
-                if size as u64 > max {
-                    return Err((
-                        FailureCode::PluginOutputTooLarge,
-                        format!("plugin `{plugin}` returned {size} bytes; the limit is {max}"),
-                    ));
-                }
-                if let Err(e) = parse_json(&raw.structured_data) {
-                    return Err((
-                        FailureCode::PluginBadOutput,
-                        format!("plugin `{plugin}` returned invalid structured_data: {e}"),
-                    ));
-                }
-                Ok(raw)
-            },
-        )
+        let mut store = self.begin(runtime, scope)?;
+        let outcome = match &self.guest {
+            VersionedGuest::V0_1_0(g) => {
+                g.execute(&mut store, &call.action, &parameters, &ctx.user_id)
+                    .await
+            }
+        };
+        self.conclude(store, outcome, true, |raw: RawOutcome| {
+            // Checked before the transaction commits: a bad answer
+            // leaves no write behind.
+            let size = raw.response_text.len() + raw.structured_data.len();
+            if size as u64 > max {
+                return Err((
+                    FailureCode::PluginOutputTooLarge,
+                    format!("plugin `{plugin}` returned {size} bytes; the limit is {max}"),
+                ));
+            }
+            if let Err(e) = parse_json(&raw.structured_data) {
+                return Err((
+                    FailureCode::PluginBadOutput,
+                    format!("plugin `{plugin}` returned invalid structured_data: {e}"),
+                ));
+            }
+            Ok(raw)
+        })
+        .await
         .and_then(|raw| {
             let structured_data = parse_json(&raw.structured_data).map_err(|e| {
                 self.failed(
@@ -470,7 +465,7 @@ impl LoadedPlugin {
     }
 
     /// Calls `manifest()` on a fresh instance (at load time).
-    pub(crate) fn read_manifest(
+    pub(crate) async fn read_manifest(
         guest: &VersionedGuest,
         runtime: &Runtime,
         label: &str,
@@ -483,20 +478,14 @@ impl LoadedPlugin {
             user_id: String::new(),
             grants: Arc::new(Grants::default()),
             db: None,
-            runtime: None,
             max_queries: 0,
             deadline: Instant::now() + Duration::from_millis(limits.deadline_ms.max(1000)),
             max_http_body: 0,
         };
         let memory = usize::try_from(limits.memory_mib << 20).unwrap_or(usize::MAX);
-        let mut store = Store::new(runtime.engine(), HostState::new(scope, memory));
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(Runtime::ticks_for(Duration::from_millis(
-            limits.deadline_ms.max(1000),
-        )));
-        store.epoch_deadline_trap();
+        let mut store = new_store(runtime, scope, memory);
         let manifest = match guest {
-            VersionedGuest::V0_1_0(g) => g.manifest(&mut store),
+            VersionedGuest::V0_1_0(g) => g.manifest(&mut store).await,
         };
         manifest.map_err(|e| match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => "manifest() did not return in time".to_owned(),
@@ -504,6 +493,27 @@ impl LoadedPlugin {
             None => format!("manifest() failed: {}", first_line(&e.to_string())),
         })
     }
+}
+
+/// A store for one call of `scope` with a memory cap of `memory` bytes.
+/// The guest yields to the executor at every epoch tick and is interrupted
+/// at the scope's deadline.
+fn new_store(runtime: &Runtime, scope: CallScope, memory: usize) -> Store<HostState> {
+    let deadline = scope.deadline;
+    let mut store = Store::new(runtime.engine(), HostState::new(scope, memory));
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        }
+    });
+    store
 }
 
 fn first_line(text: &str) -> String {

@@ -74,8 +74,6 @@ pub struct CallScope {
     pub grants: Arc<Grants>,
     /// The database, if the engine has one.
     pub db: Option<Db>,
-    /// The Tokio runtime to run database and HTTP work on.
-    pub runtime: Option<tokio::runtime::Handle>,
     /// Named-query calls allowed in this call.
     pub max_queries: u32,
     /// When the call must end.
@@ -264,7 +262,7 @@ impl HostState {
 
     /// Runs a named query for the plugin. `Err` is a violation that ends
     /// the call; `Ok(Err(_))` a failure the plugin may handle.
-    pub fn run_query(
+    pub async fn run_query(
         &mut self,
         name: &str,
         params: Vec<(String, SqlValue)>,
@@ -304,11 +302,7 @@ impl HostState {
                 format!("plugin `{plugin}` made more than {max} queries in one request"),
             ));
         }
-        let (Some(tenant), Some(db), Some(rt)) = (
-            self.scope.tenant,
-            self.scope.db.clone(),
-            self.scope.runtime.clone(),
-        ) else {
+        let (Some(tenant), Some(db)) = (self.scope.tenant, self.scope.db.clone()) else {
             return Ok(Err(QueryFailure::Failed(
                 "no database is configured".into(),
             )));
@@ -328,40 +322,38 @@ impl HostState {
             return self.read_direct(file, name, &query, &values);
         }
         let mut transaction = self.transaction.take();
-        let outcome = rt.block_on(async {
-            tokio::time::timeout(remaining, async {
-                if transaction.is_none() {
-                    let mut tx = if mode == CallMode::Execute {
-                        db.begin_write().await?
-                    } else {
-                        db.pool().begin().await?
-                    };
-                    if mode == CallMode::Handle && db.kind() == DbKind::Postgres {
-                        sqlx::query("SET TRANSACTION READ ONLY")
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    transaction = Some(tx);
-                }
-                let Some(tx) = transaction.as_mut() else {
-                    return Err(sqlx::Error::PoolClosed);
-                };
-                let bound = sql::bind(&query.sql, values);
-                if query.returns_rows() {
-                    let rows = bound.fetch_all(&mut **tx).await?;
-                    sql::read_rows(&rows)
+        let outcome = tokio::time::timeout(remaining, async {
+            if transaction.is_none() {
+                let mut tx = if mode == CallMode::Execute {
+                    db.begin_write().await?
                 } else {
-                    let done = bound.execute(&mut **tx).await?;
-                    Ok(SqlRows {
-                        columns: vec!["rows_affected".into()],
-                        rows: vec![vec![SqlValue::Int(
-                            i64::try_from(done.rows_affected()).unwrap_or(i64::MAX),
-                        )]],
-                    })
+                    db.pool().begin().await?
+                };
+                if mode == CallMode::Handle && db.kind() == DbKind::Postgres {
+                    sqlx::query("SET TRANSACTION READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
                 }
-            })
-            .await
-        });
+                transaction = Some(tx);
+            }
+            let Some(tx) = transaction.as_mut() else {
+                return Err(sqlx::Error::PoolClosed);
+            };
+            let bound = sql::bind(&query.sql, values);
+            if query.returns_rows() {
+                let rows = bound.fetch_all(&mut **tx).await?;
+                sql::read_rows(&rows)
+            } else {
+                let done = bound.execute(&mut **tx).await?;
+                Ok(SqlRows {
+                    columns: vec!["rows_affected".into()],
+                    rows: vec![vec![SqlValue::Int(
+                        i64::try_from(done.rows_affected()).unwrap_or(i64::MAX),
+                    )]],
+                })
+            }
+        })
+        .await;
         self.transaction = transaction;
         match outcome {
             Err(_elapsed) => Err(self.violate(
@@ -429,13 +421,10 @@ impl HostState {
 
     /// Ends the call's transaction: commits when `commit`, else rolls back.
     /// Reads in `handle` are always rolled back.
-    pub fn finish(&mut self, commit: bool) -> Result<(), String> {
+    pub async fn finish(&mut self, commit: bool) -> Result<(), String> {
         // Dropping the reader ends its read transaction.
         self.reader = None;
         let Some(tx) = self.transaction.take() else {
-            return Ok(());
-        };
-        let Some(rt) = self.scope.runtime.clone() else {
             return Ok(());
         };
         let commit = commit && self.scope.mode == CallMode::Execute;
@@ -443,13 +432,11 @@ impl HostState {
         // PostgreSQL aborted the transaction at the failed query; its COMMIT
         // would answer ROLLBACK without an error.
         let aborted = commit && self.query_failed && kind == Some(DbKind::Postgres);
-        let outcome = rt.block_on(async {
-            if commit && !aborted {
-                tx.commit().await
-            } else {
-                tx.rollback().await
-            }
-        });
+        let outcome = if commit && !aborted {
+            tx.commit().await
+        } else {
+            tx.rollback().await
+        };
         if aborted {
             return Err(
                 "a query of the action failed, so PostgreSQL rolled its transaction back; nothing was changed"
@@ -510,7 +497,7 @@ impl HostState {
 
     /// Outgoing HTTP, only to the hosts the admin listed.
     #[allow(clippy::type_complexity)]
-    pub fn http_fetch(
+    pub async fn http_fetch(
         &mut self,
         method: &str,
         url: &str,
@@ -535,9 +522,6 @@ impl HostState {
                 format!("plugin `{plugin}` may not call host `{host}`"),
             ));
         }
-        let Some(rt) = self.scope.runtime.clone() else {
-            return Ok(Err("no runtime".into()));
-        };
         let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
             return Ok(Err(format!("`{method}` is not an HTTP method")));
         };
@@ -555,7 +539,7 @@ impl HostState {
         }
         let remaining = self.remaining();
         let max_body = self.scope.max_http_body;
-        let result = rt.block_on(async move {
+        let result = async move {
             let mut request = http_client()
                 .request(method, parsed)
                 .timeout(remaining)
@@ -583,7 +567,8 @@ impl HostState {
                 body.extend_from_slice(&chunk);
             }
             Ok((status, headers, body))
-        });
+        }
+        .await;
         Ok(result)
     }
 }

@@ -18,7 +18,8 @@ use super::types::{
 wasmtime::component::bindgen!({
     path: "../plugin-sdk/wit/v0.1.0",
     world: "plugin",
-    imports: { default: trappable },
+    imports: { default: async | trappable },
+    exports: { default: async },
 });
 
 use self::switchboard::plugin::host as wit_host;
@@ -67,13 +68,13 @@ fn rows_to_wit(rows: SqlRows) -> wit_host::QueryResult {
 }
 
 impl wit_host::Host for HostState {
-    fn query(
+    async fn query(
         &mut self,
         name: String,
         params: Vec<(String, wit::Value)>,
     ) -> wasmtime::Result<Result<wit_host::QueryResult, wit_host::QueryError>> {
         let params = params.into_iter().map(|(k, v)| (k, to_sql(v))).collect();
-        match self.run_query(&name, params) {
+        match self.run_query(&name, params).await {
             Err(violation) => Err(wasmtime::Error::new(violation)),
             Ok(Ok(rows)) => Ok(Ok(rows_to_wit(rows))),
             Ok(Err(QueryFailure::InvalidParams(m))) => {
@@ -83,7 +84,7 @@ impl wit_host::Host for HostState {
         }
     }
 
-    fn log(
+    async fn log(
         &mut self,
         level: wit_host::LogLevel,
         message: String,
@@ -100,11 +101,11 @@ impl wit_host::Host for HostState {
         Ok(())
     }
 
-    fn now(&mut self) -> wasmtime::Result<String> {
+    async fn now(&mut self) -> wasmtime::Result<String> {
         Ok(HostState::now(self))
     }
 
-    fn http_fetch(
+    async fn http_fetch(
         &mut self,
         request: wit_host::HttpRequest,
     ) -> wasmtime::Result<Result<wit_host::HttpResponse, String>> {
@@ -114,7 +115,9 @@ impl wit_host::Host for HostState {
             &request.url,
             request.headers,
             request.body,
-        ) {
+        )
+        .await
+        {
             Err(violation) => Err(wasmtime::Error::new(violation)),
             Ok(Ok((status, headers, body))) => Ok(Ok(wit_host::HttpResponse {
                 status,
@@ -150,11 +153,12 @@ impl Guest {
     }
 
     /// Calls `manifest()` on a fresh instance.
-    pub fn manifest(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginManifest> {
-        let plugin = self.pre.instantiate(&mut *store)?;
+    pub async fn manifest(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginManifest> {
+        let plugin = self.pre.instantiate_async(&mut *store).await?;
         let m = plugin
             .switchboard_plugin_guest()
-            .call_manifest(&mut *store)?;
+            .call_manifest(&mut *store)
+            .await?;
         Ok(PluginManifest {
             name: m.name,
             version: m.version,
@@ -193,13 +197,13 @@ impl Guest {
     }
 
     /// Calls `handle()` on a fresh instance.
-    pub fn handle(
+    pub async fn handle(
         &self,
         store: &mut Store<HostState>,
         request: &PluginRequest,
         user_id: &str,
     ) -> wasmtime::Result<Result<RawAnswer, (ReportedKind, String)>> {
-        let plugin = self.pre.instantiate(&mut *store)?;
+        let plugin = self.pre.instantiate_async(&mut *store).await?;
         let request = wit::Request {
             intent: request.intent.clone(),
             entities: request
@@ -215,7 +219,8 @@ impl Guest {
         };
         let result = plugin
             .switchboard_plugin_guest()
-            .call_handle(&mut *store, &request)?;
+            .call_handle(&mut *store, &request)
+            .await?;
         Ok(result
             .map(|a| RawAnswer {
                 response_text: a.response_text,
@@ -231,14 +236,14 @@ impl Guest {
     }
 
     /// Calls `execute()` on a fresh instance.
-    pub fn execute(
+    pub async fn execute(
         &self,
         store: &mut Store<HostState>,
         action: &str,
         parameters: &str,
         user_id: &str,
     ) -> wasmtime::Result<Result<RawOutcome, (ReportedKind, String)>> {
-        let plugin = self.pre.instantiate(&mut *store)?;
+        let plugin = self.pre.instantiate_async(&mut *store).await?;
         let request = wit::ActionRequest {
             action: action.to_owned(),
             parameters: parameters.to_owned(),
@@ -246,7 +251,8 @@ impl Guest {
         };
         let result = plugin
             .switchboard_plugin_guest()
-            .call_execute(&mut *store, &request)?;
+            .call_execute(&mut *store, &request)
+            .await?;
         Ok(result
             .map(|r| RawOutcome {
                 response_text: r.response_text,
