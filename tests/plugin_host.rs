@@ -162,6 +162,40 @@ async fn each_misdeed_gets_its_own_clear_error_and_the_engine_keeps_serving() {
     assert_eq!(common::names(&db, 1).await[0].1, "John Smith");
 }
 
+/// Plugin calls run on the request's task. A plugin that spins must still
+/// yield, so on a single-threaded runtime a call started after it finishes
+/// first (an ordering, not a timing, assertion).
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_leaves_the_executor_to_other_calls() {
+    let (_dir, _db, host) = start(HOSTILE).await;
+    let finished = std::sync::Mutex::new(Vec::new());
+    let spin = async {
+        let outcome = host
+            .handle(&ctx(1), request("hostile.infinite_loop"))
+            .await;
+        finished.lock().unwrap().push("spin");
+        outcome
+    };
+    let hello = async {
+        let outcome = host.handle(&ctx(1), request("greeter.hello")).await;
+        finished.lock().unwrap().push("hello");
+        outcome
+    };
+    let (spin, hello) = tokio::join!(spin, hello);
+    assert!(
+        matches!(
+            spin,
+            Err(DispatchError::Failed {
+                code: FailureCode::PluginTimeout,
+                ..
+            })
+        ),
+        "{spin:?}"
+    );
+    assert_eq!(hello.unwrap().structured_data["customers"], json!(2));
+    assert_eq!(*finished.lock().unwrap(), ["hello", "spin"]);
+}
+
 #[tokio::test]
 async fn named_queries_see_only_the_callers_tenant() {
     let (_dir, _db, host) = start(HOSTILE).await;
