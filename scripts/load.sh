@@ -2,13 +2,14 @@
 # Load test on loopback against a release build: /healthz and
 # /api/v1/chatbot/query (a mix of demo questions, valid token), 32
 # connections each, and prints req/s, their ratio and latency percentiles.
-# Needs wrk (apt-get install wrk). Usage: scripts/load.sh [seconds]
+# Needs wrk (apt-get install wrk). Usage: [SWITCHBOARD_BIN=...] scripts/load.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-15}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 2; }
-[ -x target/release/switchboard ] || cargo build --release
-BIN=./target/release/switchboard
+# SWITCHBOARD_BIN measures another build (e.g. an older commit's, for A/B).
+BIN=${SWITCHBOARD_BIN:-./target/release/switchboard}
+[ -x "$BIN" ] || cargo build --release
 WORK=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export CHATBOT_DATABASE_URL="sqlite://$WORK/load.db?mode=rwc"
