@@ -170,9 +170,7 @@ async fn a_spinning_plugin_leaves_the_executor_to_other_calls() {
     let (_dir, _db, host) = start(HOSTILE).await;
     let finished = std::sync::Mutex::new(Vec::new());
     let spin = async {
-        let outcome = host
-            .handle(&ctx(1), request("hostile.infinite_loop"))
-            .await;
+        let outcome = host.handle(&ctx(1), request("hostile.infinite_loop")).await;
         finished.lock().unwrap().push("spin");
         outcome
     };
