@@ -194,6 +194,42 @@ async fn a_spinning_plugin_leaves_the_executor_to_other_calls() {
     assert_eq!(*finished.lock().unwrap(), ["hello", "spin"]);
 }
 
+/// A granted query that runs long is stopped at the call's deadline, and
+/// while it runs it does not hold the runtime: on a single-threaded runtime
+/// a call started after it finishes first.
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_granted_query_times_out_without_holding_the_executor() {
+    const SLOW: &str = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000) SELECT COUNT(*) AS customers FROM c WHERE :tenant_id IS NOT NULL";
+    let text = HOSTILE.replace(
+        "grants = [\"greeter.count_customers\"]",
+        &format!(
+            "grants = [\"greeter.count_customers\"]\nqueries = {{ \"greeter.count_customers\" = {{ access = \"read\", sql = \"{SLOW}\" }} }}\nlimits = {{ deadline_ms = 300, memory_mib = 16, max_output_bytes = 65536, max_queries_per_request = 5 }}"
+        ),
+    );
+    let (_dir, _db, host) = start(&text).await;
+    let finished = std::sync::Mutex::new(Vec::new());
+    let slow = async {
+        let outcome = host.handle(&ctx(1), request("greeter.hello")).await;
+        finished.lock().unwrap().push("slow");
+        outcome
+    };
+    let behave = async {
+        let outcome = host.handle(&ctx(1), request("hostile.behave")).await;
+        finished.lock().unwrap().push("behave");
+        outcome
+    };
+    let (slow, behave) = tokio::join!(slow, behave);
+    match slow {
+        Err(DispatchError::Failed { code, message, .. }) => {
+            assert_eq!(code, FailureCode::PluginTimeout, "{message}");
+            assert!(message.contains("greeter.count_customers"), "{message}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    behave.expect("the other call is answered");
+    assert_eq!(*finished.lock().unwrap(), ["behave", "slow"]);
+}
+
 #[tokio::test]
 async fn named_queries_see_only_the_callers_tenant() {
     let (_dir, _db, host) = start(HOSTILE).await;
@@ -309,6 +345,44 @@ async fn a_plugin_that_keeps_failing_is_taken_out_of_rotation() {
     host.handle(&ctx(1), request("greeter.hello"))
         .await
         .unwrap();
+}
+
+/// A half-open breaker's trial whose request goes away mid-call (the
+/// client disconnected) must not leave the plugin out of rotation for good.
+#[tokio::test]
+async fn a_trial_call_dropped_mid_call_lets_the_next_call_try_again() {
+    let text = HOSTILE.replace(
+        "failure_threshold = 1000",
+        "failure_threshold = 2\ncooldown_secs = 1",
+    );
+    let (_dir, _db, host) = start(&text).await;
+    for _ in 0..2 {
+        let (code, _) = failure(&host, "hostile.panic").await;
+        assert_eq!(code, FailureCode::PluginTrap);
+    }
+    let (code, _) = failure(&host, "hostile.behave").await;
+    assert_eq!(code, FailureCode::PluginUnavailable);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The trial spins; its future is dropped long before the deadline.
+    let abandoned = tokio::time::timeout(
+        std::time::Duration::from_millis(30),
+        host.handle(&ctx(1), request("hostile.infinite_loop")),
+    )
+    .await;
+    assert!(
+        abandoned.is_err(),
+        "the trial was still running: {abandoned:?}"
+    );
+    let answer = host
+        .handle(&ctx(1), request("hostile.behave"))
+        .await
+        .expect("a new trial is let through and succeeds");
+    assert_eq!(
+        answer.structured_data["accounts"],
+        json!(["ABC123", "KLM204"])
+    );
+    let info = host.set().plugin("hostile").unwrap().info();
+    assert_eq!(info.breaker, switchboard::plugins::BreakerState::Closed);
 }
 
 #[tokio::test]

@@ -280,20 +280,6 @@ fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// Releases a breaker's trial if the call it guards never finished.
-struct TrialGuard<'a> {
-    breaker: &'a Breaker,
-    settled: bool,
-}
-
-impl Drop for TrialGuard<'_> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.breaker.release_trial();
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct TenantEntry {
     loaded: Option<Instant>,
@@ -699,14 +685,16 @@ impl AiServices {
             });
         }
         let breaker = self.breaker(service);
-        if !breaker.allow() {
+        // A query abandoned mid-call (the client went away) drops the pass,
+        // which frees a half-open breaker's trial.
+        let Some(pass) = breaker.admit() else {
             metrics::counter!("switchboard_ai_fallbacks_total", "service" => service.name.clone(), "reason" => "circuit_open").increment(1);
             return Err(Fallback {
                 reason: "circuit_open",
                 status: None,
                 detail: format!("the circuit breaker of `{}` is open", service.name),
             });
-        }
+        };
         let user = self.pseudonym(ctx.tenant, &ctx.user_id);
         let prompt = Prompt {
             text: &masked_text,
@@ -714,21 +702,14 @@ impl AiServices {
             user_id: &user,
             tenant: ctx.tenant.get(),
         };
-        // A query abandoned mid-call (the client went away) must not leave
-        // a half-open breaker waiting for a trial that never ends.
-        let mut guard = TrialGuard {
-            breaker: &breaker,
-            settled: false,
-        };
         // One deadline across every attempt and backoff wait.
         let total = Duration::from_secs(self.config.total_timeout_secs.max(1));
         let result = tokio::time::timeout(total, self.call(service, &prompt, registry))
             .await
             .unwrap_or(Err(CallError::Timeout));
-        guard.settled = true;
         match result {
             Ok(checked) => {
-                breaker.record_success();
+                pass.succeeded();
                 metrics::gauge!("switchboard_ai_breaker_open", "service" => service.name.clone())
                     .set(0.0);
                 metrics::counter!("switchboard_ai_requests_total", "service" => service.name.clone(), "outcome" => "ok").increment(1);
@@ -741,11 +722,11 @@ impl AiServices {
                 // Only an unhealthy service counts: a 4xx or a bad reply
                 // says nothing about whether it is up.
                 if error.counts_for_breaker() {
-                    if breaker.record_failure() {
+                    if pass.failed() {
                         metrics::gauge!("switchboard_ai_breaker_open", "service" => service.name.clone()).set(1.0);
                     }
                 } else {
-                    breaker.release_trial();
+                    pass.inconclusive();
                 }
                 let reason = error.kind();
                 let status = error.status();

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
-pub use breaker::{Breaker, BreakerState};
+pub use breaker::{Breaker, BreakerState, Pass};
 pub use builtin::{BUILT_WASM_DIR, BUILTIN_PLUGINS};
 pub use cache::{CacheOutcome, CompileCache};
 pub use error::{DispatchError, FailureCode, LoadError};

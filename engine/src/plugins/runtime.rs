@@ -17,8 +17,22 @@ use super::state::HostState;
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// How much of a plugin's linear memory stays resident between calls and
-/// is reset in place.
-const KEEP_RESIDENT_BYTES: usize = 16 << 20;
+/// is reset in place, when the kernel reports which pages a call touched
+/// (`PAGEMAP_SCAN`, Linux 6.7+): only those are reset.
+const KEEP_RESIDENT_SCANNED: usize = 16 << 20;
+
+/// The same without `PAGEMAP_SCAN`, where all of it is cleared after every
+/// call: small, so the clearing stays cheaper than returning the pages.
+const KEEP_RESIDENT_CLEARED: usize = 1 << 20;
+
+/// How much linear memory to keep resident on this machine.
+fn keep_resident() -> usize {
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        KEEP_RESIDENT_SCANNED
+    } else {
+        KEEP_RESIDENT_CLEARED
+    }
+}
 
 /// The largest linear memory any plugin may be configured with, in MiB.
 pub const MAX_PLUGIN_MEMORY_MIB: u64 = 1024;
@@ -86,8 +100,8 @@ impl Runtime {
             // pages to the kernel: no madvise, no copy-on-write fault and
             // no TLB shootdown (an IPI to every core) per call. With
             // PAGEMAP_SCAN (Linux 6.7+) only the pages a call touched are
-            // reset, so the whole memory can stay resident cheaply.
-            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            // reset, so a larger part can stay resident cheaply.
+            .linear_memory_keep_resident(keep_resident())
             .pagemap_scan(wasmtime::Enabled::Auto)
             .table_keep_resident(64 << 10)
             .decommit_batch_size(16);

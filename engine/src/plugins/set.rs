@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::breaker::{Breaker, BreakerState};
+use super::breaker::{Breaker, BreakerState, Pass};
 use super::error::{DispatchError, FailureCode};
 use super::runtime::Runtime;
 use super::state::{CallMode, CallScope, Grants, HostState};
@@ -219,12 +219,14 @@ impl LoadedPlugin {
     }
 
     /// Starts a guest call: the breaker's permission, then a fresh store.
+    /// The pass goes to [`Self::conclude`]; if the call's future is dropped
+    /// before that, the pass frees a half-open breaker's trial on drop.
     fn begin(
         &self,
         runtime: &Runtime,
         scope: CallScope,
-    ) -> Result<Store<HostState>, DispatchError> {
-        if !self.breaker.allow() {
+    ) -> Result<(Store<HostState>, Pass<'_>), DispatchError> {
+        let Some(pass) = self.breaker.admit() else {
             return Err(self.failed(
                 FailureCode::PluginUnavailable,
                 format!(
@@ -232,8 +234,8 @@ impl LoadedPlugin {
                     self.name()
                 ),
             ));
-        }
-        Ok(self.new_store(runtime, scope))
+        };
+        Ok((self.new_store(runtime, scope), pass))
     }
 
     /// Ends a guest call begun with [`Self::begin`]: checks its `outcome`
@@ -241,7 +243,7 @@ impl LoadedPlugin {
     /// `commit_on_ok` and all went well), and keeps the breaker's books.
     async fn conclude<T>(
         &self,
-        mut store: Store<HostState>,
+        (mut store, pass): (Store<HostState>, Pass<'_>),
         outcome: wasmtime::Result<Result<T, (ReportedKind, String)>>,
         commit_on_ok: bool,
         validate: impl FnOnce(T) -> Result<T, (FailureCode, String)>,
@@ -285,7 +287,7 @@ impl LoadedPlugin {
             Err(DispatchError::Failed { code, message, .. }) if code.counts_against_plugin() => {
                 let message = crate::ai::mask::for_logs(message);
                 tracing::warn!(plugin = %self.name(), code = %code, "{message}");
-                if self.breaker.record_failure() {
+                if pass.failed() {
                     tracing::error!(
                         plugin = %self.name(),
                         failures = self.breaker.consecutive_failures(),
@@ -293,8 +295,8 @@ impl LoadedPlugin {
                     );
                 }
             }
-            Err(DispatchError::Failed { .. }) => self.breaker.release_trial(),
-            _ => self.breaker.record_success(),
+            Err(DispatchError::Failed { .. }) => pass.inconclusive(),
+            _ => pass.succeeded(),
         }
         result
     }
@@ -310,12 +312,12 @@ impl LoadedPlugin {
     ) -> Result<PluginAnswer, DispatchError> {
         let scope = self.scope(CallMode::Handle, ctx, db);
         let max = self.limits.max_output_bytes;
-        let mut store = self.begin(runtime, scope)?;
+        let (mut store, pass) = self.begin(runtime, scope)?;
         let outcome = match &self.guest {
             VersionedGuest::V0_1_0(g) => g.handle(&mut store, request, &ctx.user_id).await,
         };
         let raw = self
-            .conclude(store, outcome, false, |raw: RawAnswer| {
+            .conclude((store, pass), outcome, false, |raw: RawAnswer| {
                 check_answer_size(&raw, max)
                     .map(|()| raw)
                     .map_err(|(code, m)| (code, format!("plugin `{}`: {m}", self.name())))
@@ -366,14 +368,14 @@ impl LoadedPlugin {
         let max = self.limits.max_output_bytes;
         let parameters = call.parameters.to_string();
         let plugin = self.name().to_owned();
-        let mut store = self.begin(runtime, scope)?;
+        let (mut store, pass) = self.begin(runtime, scope)?;
         let outcome = match &self.guest {
             VersionedGuest::V0_1_0(g) => {
                 g.execute(&mut store, &call.action, &parameters, &ctx.user_id)
                     .await
             }
         };
-        self.conclude(store, outcome, true, |raw: RawOutcome| {
+        self.conclude((store, pass), outcome, true, |raw: RawOutcome| {
             // Checked before the transaction commits: a bad answer
             // leaves no write behind.
             let size = raw.response_text.len() + raw.structured_data.len();

@@ -296,6 +296,11 @@ pub fn read_rows(rows: &[AnyRow]) -> Result<SqlRows, sqlx::Error> {
                 "REAL" | "DOUBLE" | "FLOAT" | "FLOAT4" | "FLOAT8" | "DOUBLE PRECISION" => {
                     SqlValue::Float(row.try_get(i)?)
                 }
+                // No bytes type in the contract: read as (lossy) text, as
+                // the direct SQLite path does.
+                "BLOB" | "BYTEA" => SqlValue::Text(
+                    String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(i)?).into_owned(),
+                ),
                 _ => SqlValue::Text(row.try_get(i)?),
             };
             values.push(value);
@@ -306,9 +311,12 @@ pub fn read_rows(rows: &[AnyRow]) -> Result<SqlRows, sqlx::Error> {
 }
 
 /// Runs a read `sql` with `values` bound in order on a direct SQLite
-/// connection (see [`crate::store::direct`]) and reads its rows as
-/// [`read_rows`] does: columns declared `BOOLEAN` read as booleans, other
-/// values by their storage class.
+/// connection (see [`crate::store::direct`]) and reads its rows: columns
+/// declared `BOOLEAN` as booleans, BLOBs as lossy text, other values by
+/// their storage class. For every column sqlx's `Any` driver can decode,
+/// that is what [`read_rows`] gives too (a test checks it); columns
+/// declared `BOOLEAN` or `DATE` only read here, since that driver refuses
+/// them on SQLite (it is only used there for in-memory databases).
 pub fn read_sqlite(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -448,5 +456,41 @@ mod tests {
         );
         given.insert("other".to_owned(), SqlValue::Null);
         assert!(q.bind_order(7, &given).unwrap_err().contains("`other`"));
+    }
+
+    /// The two SQLite paths (sqlx for in-memory databases, rusqlite for
+    /// files) give a plugin the same values for the same rows, for every
+    /// column sqlx's `Any` driver decodes on SQLite (not those declared
+    /// `BOOLEAN` or `DATE`: it refuses them).
+    #[tokio::test]
+    async fn both_sqlite_paths_read_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("types.db");
+        let setup = rusqlite::Connection::open(&path).unwrap();
+        setup
+            .execute_batch(
+                "CREATE TABLE t (b BOOLEAN, i INTEGER, r REAL, s TEXT, x BLOB, n NUMERIC, d DATE);
+                 INSERT INTO t VALUES (1, 7, 2.5, 'é', X'6869', 3, '2026-12-02');
+                 INSERT INTO t VALUES (0, NULL, -1.0, '', X'ff', 1.5, NULL);",
+            )
+            .unwrap();
+        drop(setup);
+        let sql = "SELECT i, r, s, x, n, i + 1 AS e, b AND 1 AS f, $1 AS p \
+                   FROM t WHERE $2 IS NOT NULL ORDER BY i IS NULL";
+        let values = [SqlValue::Text("ABC123".into()), SqlValue::Int(1)];
+
+        let direct = {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            read_sqlite(&conn, sql, &values).unwrap()
+        };
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let rows = bind(sql, values.to_vec()).fetch_all(&pool).await.unwrap();
+        let via_sqlx = read_rows(&rows).unwrap();
+        assert_eq!(direct, via_sqlx);
+        assert_eq!(direct.rows[0][3], SqlValue::Text("hi".into()));
+        assert_eq!(direct.rows[1][0], SqlValue::Null);
     }
 }

@@ -230,3 +230,70 @@ fn commit_sqlite(conn: &mut rusqlite::Connection, jobs: &[Job]) -> Result<(), St
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Db;
+    use super::super::records::{NewQuery, query_exists};
+    use crate::TenantId;
+
+    fn record(id: &str) -> NewQuery {
+        NewQuery {
+            query_id: id.to_owned(),
+            tenant: TenantId::new(1),
+            user_id: "agent-7".into(),
+            conversation_id: None,
+            text: "show billing for ABC123".into(),
+            response_text: "ok".into(),
+            structured_data: "{}".into(),
+            intent: "billing.summary".into(),
+            confidence: 0.9,
+            processing_time: 0.001,
+            status: "answered".into(),
+            interpreter: "embedded".into(),
+            created_at: "2026-12-02T00:00:00Z".into(),
+        }
+    }
+
+    /// A batch with one record the database refuses is written again one by
+    /// one on the SQLite writer thread: the others are committed, and only
+    /// the bad one's request hears about it.
+    #[tokio::test]
+    async fn one_refused_record_costs_the_others_of_its_batch_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let db = Db::open(&format!("sqlite://{}?mode=rwc", path.display()), 2)
+            .await
+            .unwrap();
+        let writer = db.writer().expect("a writer thread").clone();
+        writer
+            .write(record("q-first"), None)
+            .await
+            .unwrap()
+            .unwrap();
+        // Hold the write lock so the next records queue up and meet in
+        // one batch once it is released.
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let waiting = ["q-a", "q-first", "q-b", "q-c"].map(|id| {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.write(record(id), None).await })
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        blocker.execute_batch("COMMIT").unwrap();
+        let mut outcomes = Vec::new();
+        for job in waiting {
+            outcomes.push(job.await.unwrap().expect("the writer took the job"));
+        }
+        assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+        let refused = outcomes[1].as_ref().expect_err("a duplicate id is refused");
+        assert!(super::is_constraint(refused), "{refused}");
+        assert!(outcomes[2].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
+        for id in ["q-first", "q-a", "q-b", "q-c"] {
+            assert!(
+                query_exists(&db, TenantId::new(1), id).await.unwrap(),
+                "{id}"
+            );
+        }
+    }
+}
