@@ -162,24 +162,36 @@ async fn each_misdeed_gets_its_own_clear_error_and_the_engine_keeps_serving() {
     assert_eq!(common::names(&db, 1).await[0].1, "John Smith");
 }
 
+type Outcome = Result<switchboard::plugins::PluginAnswer, DispatchError>;
+
+/// Runs `first` and then `second` concurrently on the current task; returns
+/// their outcomes and the order in which they finished.
+async fn side_by_side(
+    host: &PluginHost,
+    first: &'static str,
+    second: &'static str,
+) -> ((Outcome, Outcome), Vec<&'static str>) {
+    let finished = std::sync::Mutex::new(Vec::new());
+    let call = |intent: &'static str| {
+        let finished = &finished;
+        async move {
+            let outcome = host.handle(&ctx(1), request(intent)).await;
+            finished.lock().unwrap().push(intent);
+            outcome
+        }
+    };
+    let outcomes = tokio::join!(call(first), call(second));
+    (outcomes, finished.into_inner().unwrap())
+}
+
 /// Plugin calls run on the request's task. A plugin that spins must still
 /// yield, so on a single-threaded runtime a call started after it finishes
 /// first (an ordering, not a timing, assertion).
 #[tokio::test(flavor = "current_thread")]
 async fn a_spinning_plugin_leaves_the_executor_to_other_calls() {
     let (_dir, _db, host) = start(HOSTILE).await;
-    let finished = std::sync::Mutex::new(Vec::new());
-    let spin = async {
-        let outcome = host.handle(&ctx(1), request("hostile.infinite_loop")).await;
-        finished.lock().unwrap().push("spin");
-        outcome
-    };
-    let hello = async {
-        let outcome = host.handle(&ctx(1), request("greeter.hello")).await;
-        finished.lock().unwrap().push("hello");
-        outcome
-    };
-    let (spin, hello) = tokio::join!(spin, hello);
+    let ((spin, hello), finished) =
+        side_by_side(&host, "hostile.infinite_loop", "greeter.hello").await;
     assert!(
         matches!(
             spin,
@@ -191,7 +203,7 @@ async fn a_spinning_plugin_leaves_the_executor_to_other_calls() {
         "{spin:?}"
     );
     assert_eq!(hello.unwrap().structured_data["customers"], json!(2));
-    assert_eq!(*finished.lock().unwrap(), ["hello", "spin"]);
+    assert_eq!(finished, ["greeter.hello", "hostile.infinite_loop"]);
 }
 
 /// A granted query that runs long is stopped at the call's deadline, and
@@ -207,18 +219,7 @@ async fn a_slow_granted_query_times_out_without_holding_the_executor() {
         ),
     );
     let (_dir, _db, host) = start(&text).await;
-    let finished = std::sync::Mutex::new(Vec::new());
-    let slow = async {
-        let outcome = host.handle(&ctx(1), request("greeter.hello")).await;
-        finished.lock().unwrap().push("slow");
-        outcome
-    };
-    let behave = async {
-        let outcome = host.handle(&ctx(1), request("hostile.behave")).await;
-        finished.lock().unwrap().push("behave");
-        outcome
-    };
-    let (slow, behave) = tokio::join!(slow, behave);
+    let ((slow, behave), finished) = side_by_side(&host, "greeter.hello", "hostile.behave").await;
     match slow {
         Err(DispatchError::Failed { code, message, .. }) => {
             assert_eq!(code, FailureCode::PluginTimeout, "{message}");
@@ -227,7 +228,7 @@ async fn a_slow_granted_query_times_out_without_holding_the_executor() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     behave.expect("the other call is answered");
-    assert_eq!(*finished.lock().unwrap(), ["behave", "slow"]);
+    assert_eq!(finished, ["hostile.behave", "greeter.hello"]);
 }
 
 #[tokio::test]

@@ -113,30 +113,38 @@ impl Classifier {
                     }
                 }
                 softmax_in_place(&mut probs);
+                // The gradient of the loss in each class's score.
+                probs[*y] -= 1.0;
                 if settings.average {
                     for (s, b) in bias_sums.iter_mut().zip(&bias) {
                         *s += b;
                     }
                 }
-                for c in 0..classes {
-                    let g = probs[c] - if c == *y { 1.0 } else { 0.0 };
-                    bias_sq[c] += g * g;
-                    bias[c] -= settings.learning_rate * g / bias_sq[c].sqrt();
+                for ((b, sq), &g) in bias.iter_mut().zip(bias_sq.iter_mut()).zip(&probs) {
+                    *sq += g * g;
+                    *b -= settings.learning_rate * g / sq.sqrt();
                 }
+                // Row slices and zipped iterators, so the per-class loops
+                // vectorise (the same arithmetic, in the same order).
                 for &(i, v) in x {
-                    let base = i as usize * classes;
+                    let row = i as usize * classes..(i as usize + 1) * classes;
                     if settings.average {
                         let held = (step - last[i as usize]) as f32;
-                        for c in 0..classes {
-                            sums[base + c] += weights[base + c] * held;
+                        for (s, &w) in sums[row.clone()].iter_mut().zip(&weights[row.clone()]) {
+                            *s += w * held;
                         }
                         last[i as usize] = step;
                     }
-                    for c in 0..classes {
-                        let g = (probs[c] - if c == *y { 1.0 } else { 0.0 }) * v
-                            + settings.l2 * weights[base + c];
-                        grad_sq[base + c] += g * g;
-                        weights[base + c] -= settings.learning_rate * g / grad_sq[base + c].sqrt();
+                    let rate = settings.learning_rate;
+                    let l2 = settings.l2;
+                    for ((w, sq), &r) in weights[row.clone()]
+                        .iter_mut()
+                        .zip(grad_sq[row].iter_mut())
+                        .zip(&probs)
+                    {
+                        let g = r * v + l2 * *w;
+                        *sq += g * g;
+                        *w -= rate * g / sq.sqrt();
                     }
                 }
                 step += 1;

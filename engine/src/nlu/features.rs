@@ -2,10 +2,12 @@
 //! (entities replaced by slot tokens such as `__account__`, typos
 //! corrected, plurals stemmed) and character n-grams of each word (which
 //! keeps misspelt words close to their correct forms), weighted by TF-IDF
-//! and L2-normalised per group.
+//! and L2-normalised per group; then, when the built-in embeddings are on,
+//! the text's dense sentence vector (see [`super::embedding`]).
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::embedding::Embeddings;
 use super::entities::Entity;
 use super::text::{Vocabulary, stem};
 
@@ -30,6 +32,12 @@ pub struct FeatureSettings {
     pub chars_from_surface: bool,
     /// Whether to add word trigrams.
     pub trigrams: bool,
+    /// Weight of the dense sentence vector (its L2 norm) relative to the
+    /// word group; 0 leaves it out.
+    pub embedding_weight: f32,
+    /// How many of the table's dimensions to use (its leading principal
+    /// components); fewer train faster.
+    pub embedding_dims: usize,
 }
 
 impl Default for FeatureSettings {
@@ -42,6 +50,8 @@ impl Default for FeatureSettings {
             min_df: 1,
             chars_from_surface: true,
             trigrams: false,
+            embedding_weight: 1.0,
+            embedding_dims: 128,
         }
     }
 }
@@ -170,6 +180,79 @@ fn raw_features(tokens: &[Token], settings: &FeatureSettings) -> (Vec<String>, V
     (word_feats, char_feats)
 }
 
+/// The dense part of the features: the IDF-weighted mean of the word
+/// pieces' embeddings, at feature indices after the sparse ones.
+#[derive(Debug, Clone)]
+struct Dense {
+    table: &'static Embeddings,
+    /// IDF of each piece seen in training.
+    idf: HashMap<u32, f32>,
+    /// IDF of a piece never seen in training (the largest).
+    unseen: f32,
+    /// Index of the first dense feature.
+    offset: u32,
+    /// Dimensions used (a prefix of the table's).
+    dims: usize,
+}
+
+impl Dense {
+    fn pieces(&self, tokens: &[Token]) -> Vec<u32> {
+        let mut out = Vec::with_capacity(tokens.len() * 2);
+        for t in tokens.iter().filter(|t| !t.is_slot()) {
+            self.table.pieces(&t.surface, &mut out);
+        }
+        out
+    }
+
+    fn fit(table: &'static Embeddings, docs: &[Vec<Token>], offset: u32, dims: usize) -> Self {
+        let mut dense = Self {
+            table,
+            idf: HashMap::new(),
+            unseen: 0.0,
+            offset,
+            dims: dims.clamp(1, table.dims()),
+        };
+        let mut df: HashMap<u32, u32> = HashMap::new();
+        for doc in docs {
+            let mut seen = dense.pieces(doc);
+            seen.sort_unstable();
+            seen.dedup();
+            for p in seen {
+                *df.entry(p).or_default() += 1;
+            }
+        }
+        let n = docs.len().max(1) as f32;
+        dense.idf = df
+            .into_iter()
+            .map(|(p, count)| (p, ((1.0 + n) / (1.0 + count as f32)).ln() + 1.0))
+            .collect();
+        dense.unseen = (1.0 + n).ln() + 1.0;
+        dense
+    }
+
+    /// Appends the text's unit-length sentence vector times `weight`.
+    fn append(&self, tokens: &[Token], weight: f32, out: &mut Sparse) {
+        let pieces = self.pieces(tokens);
+        if pieces.is_empty() {
+            return;
+        }
+        // `add` fills as many leading dimensions as `sum` has.
+        let mut sum = vec![0.0f32; self.dims];
+        for p in pieces {
+            let idf = self.idf.get(&p).copied().unwrap_or(self.unseen);
+            self.table.add(p, idf, &mut sum);
+        }
+        let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            out.extend(
+                sum.iter()
+                    .enumerate()
+                    .map(|(i, v)| (self.offset + i as u32, v / norm * weight)),
+            );
+        }
+    }
+}
+
 /// A fitted TF-IDF vectoriser.
 #[derive(Debug, Clone)]
 pub struct Featurizer {
@@ -177,6 +260,7 @@ pub struct Featurizer {
     index: HashMap<String, u32>,
     idf: Vec<f32>,
     is_char: Vec<bool>,
+    dense: Option<Dense>,
 }
 
 impl Featurizer {
@@ -204,22 +288,26 @@ impl Featurizer {
             index.insert(feature, idf.len() as u32);
             idf.push(((1.0 + n) / (1.0 + count as f32)).ln() + 1.0);
         }
+        let dense = Embeddings::builtin()
+            .filter(|_| settings.embedding_weight > 0.0)
+            .map(|table| Dense::fit(table, docs, idf.len() as u32, settings.embedding_dims));
         Self {
             settings,
             index,
             idf,
             is_char,
+            dense,
         }
     }
 
     /// How many features there are.
     pub fn len(&self) -> usize {
-        self.idf.len()
+        self.idf.len() + self.dense.as_ref().map_or(0, |d| d.dims)
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.idf.is_empty()
+        self.len() == 0
     }
 
     /// The TF-IDF vector of an analysed text.
@@ -255,6 +343,13 @@ impl Featurizer {
                     }
                 }
             }
+        }
+        // Only a text with some known n-gram gets its dense part: one made
+        // only of unknown words stays empty, which reads as out of scope.
+        if let Some(dense) = &self.dense
+            && !vec.is_empty()
+        {
+            dense.append(words, self.settings.embedding_weight, &mut vec);
         }
         vec
     }

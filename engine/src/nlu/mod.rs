@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod classifier;
+pub mod embedding;
 pub mod entities;
 pub mod eval;
 pub mod features;
@@ -105,6 +106,8 @@ impl NluSettings {
             "trigrams" => f.trigrams = flag(name, value)?,
             "min_df" => f.min_df = num(name, value)?,
             "chars_from_surface" => f.chars_from_surface = flag(name, value)?,
+            "embedding_weight" => f.embedding_weight = num(name, value)?,
+            "embedding_dims" => f.embedding_dims = num(name, value)?,
             "epochs" => t.epochs = num(name, value)?,
             "learning_rate" => t.learning_rate = num(name, value)?,
             "l2" => t.l2 = num(name, value)?,
@@ -114,7 +117,7 @@ impl NluSettings {
             "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
             _ => {
                 return Err(format!(
-                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, epochs, learning_rate, l2, average, seed, none_below, missing_entity_factor)"
+                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, seed, none_below, missing_entity_factor)"
                 ));
             }
         }
