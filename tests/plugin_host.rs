@@ -374,14 +374,8 @@ async fn a_trial_call_dropped_mid_call_lets_the_next_call_try_again() {
         abandoned.is_err(),
         "the trial was still running: {abandoned:?}"
     );
-    let answer = host
-        .handle(&ctx(1), request("hostile.behave"))
-        .await
-        .expect("a new trial is let through and succeeds");
-    assert_eq!(
-        answer.structured_data["accounts"],
-        json!(["ABC123", "KLM204"])
-    );
+    // A new trial is let through and succeeds.
+    still_serving(&host).await;
     let info = host.set().plugin("hostile").unwrap().info();
     assert_eq!(info.breaker, switchboard::plugins::BreakerState::Closed);
 }
