@@ -16,7 +16,7 @@ use switchboard::config::{ApiConfig, Config};
 use switchboard::plugins::PluginHost;
 use switchboard::query::{QueryEngine, QuerySettings};
 use switchboard::secrets::Sealer;
-use switchboard::store::Db;
+use switchboard::store::{Db, records};
 use tempfile::TempDir;
 
 const SECRET: &str = "test-secret-of-sufficient-length";
@@ -528,6 +528,69 @@ async fn actions(s: &Server) {
         .post("/api/v1/chatbot/actions/unknown/confirm", &me, json!({}))
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // An engine that died mid-change leaves its action `executing`; the
+    // sweeper marks it `interrupted` once it is older than any call can
+    // run, and leaves a live one alone.
+    let mut ids = Vec::new();
+    for text in [
+        "open a ticket for KLM204: router keeps rebooting",
+        "open a ticket for ZTR991: slow evenings",
+    ] {
+        let (_, b) = s.ask(&me, text).await;
+        let id = b["pending_action"]["action_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            records::transition_action(
+                &s.db,
+                switchboard::TenantId::new(1),
+                &id,
+                "pending",
+                "executing",
+                None
+            )
+            .await
+            .unwrap()
+        );
+        ids.push(id);
+    }
+    sqlx::query(
+        "UPDATE chatbot_actions SET updated_at = '2000-01-01T00:00:00.000Z' WHERE action_id = $1",
+    )
+    .bind(&ids[0])
+    .execute(s.db.pool())
+    .await
+    .unwrap();
+    let cutoff = records::text_before(records::STUCK_AFTER);
+    assert_eq!(
+        records::interrupt_stuck_actions(&s.db, &cutoff)
+            .await
+            .unwrap(),
+        1
+    );
+    for (id, status) in ids.iter().zip(["interrupted", "executing"]) {
+        let (st, b) = s
+            .post(
+                &format!("/api/v1/chatbot/actions/{id}/confirm"),
+                &me,
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(
+            message.ends_with(&format!("is already {status}")),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        records::interrupt_stuck_actions(&s.db, &cutoff)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn config_endpoints(s: &Server) {
@@ -1001,6 +1064,72 @@ limits = { deadline_ms = 100 }
     assert_eq!(st, StatusCode::OK, "the engine keeps serving");
     let (_, h) = s.get("/api/v1/chatbot/history", &token).await;
     assert_eq!(h["total"], 3, "failed queries are recorded too");
+}
+
+/// A client that hangs up mid-confirm does not leave the action
+/// `executing`: the change runs to its end (here, the plugin's deadline)
+/// and its outcome is recorded.
+#[tokio::test]
+async fn a_confirmed_action_is_settled_even_if_the_client_hangs_up() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
+    let db = Db::open(&url, 4).await.unwrap();
+    switchboard::demo::seed(&db, false).await.unwrap();
+    let config = common::config(
+        dir.path(),
+        r#"
+[plugins]
+cache_dir = "{cache}"
+[plugins.breaker]
+failure_threshold = 100
+[[plugin]]
+name = "hostile"
+path = "{wasm:hostile}"
+grants = ["hostile.customers", "hostile.rename"]
+limits = { deadline_ms = 300 }
+"#,
+    );
+    let s = serve(&config, db, dir, None).await;
+    let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
+    let (st, b) = s.ask(&token, "hostile stall").await;
+    assert_eq!(
+        (st, &b["intent"]),
+        (StatusCode::OK, &json!("hostile.stall")),
+        "{b}"
+    );
+    let id = b["pending_action"]["action_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let hung_up = s
+        .http
+        .post(format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .timeout(std::time::Duration::from_millis(150))
+        .send()
+        .await;
+    assert!(
+        hung_up.is_err_and(|e| e.is_timeout()),
+        "the client gave up first"
+    );
+    let mut status = String::from("executing");
+    for _ in 0..200 {
+        status = sqlx::query_scalar("SELECT status FROM chatbot_actions WHERE action_id = $1")
+            .bind(&id)
+            .fetch_one(s.db.pool())
+            .await
+            .unwrap();
+        if status != "executing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        status, "failed",
+        "the timed-out change is recorded as failed"
+    );
 }
 
 /// Metrics in Prometheus text, and a request id on every response.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::api::{self, AppState};
+use crate::store::records;
 
 /// Serves until SIGTERM or SIGINT; reloads plugins on SIGHUP.
 pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()> {
@@ -19,6 +20,7 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
     spawn_sighup_reload(state.clone());
+    spawn_stuck_action_sweeper(state.clone());
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -37,6 +39,26 @@ fn spawn_sighup_reload(state: Arc<AppState>) {
                 Err(error) => {
                     tracing::error!(%error, "reload refused; the running plugins are unchanged")
                 }
+            }
+        }
+    });
+}
+
+/// Every minute (and once at start), marks actions left `executing` by a
+/// crashed engine as `interrupted`, so they do not stay in limbo.
+fn spawn_stuck_action_sweeper(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let cutoff = records::text_before(records::STUCK_AFTER);
+            match records::interrupt_stuck_actions(&state.db, &cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    actions = n,
+                    "actions left executing by an interrupted engine marked interrupted"
+                ),
+                Err(error) => tracing::warn!(%error, "sweeping stuck actions failed"),
             }
         }
     });

@@ -693,7 +693,7 @@ async fn load_pending(
         (status = 401, body = ErrorBody),
         (status = 403, description = "Missing the action's permission", body = ErrorBody),
         (status = 404, description = "No such action in the caller's tenant", body = ErrorBody),
-        (status = 409, description = "Already executed, cancelled, failed or expired, or the change kept colliding with concurrent changes", body = ErrorBody),
+        (status = 409, description = "Already executing, executed, interrupted, cancelled, failed or expired, or the change kept colliding with concurrent changes", body = ErrorBody),
         (status = 422, description = "The plugin refused the change (not found or invalid input)", body = ErrorBody),
         (status = 502, description = "The plugin failed", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
@@ -720,6 +720,27 @@ pub async fn confirm(
             "action `{id}` is already being handled"
         )));
     }
+    // The change runs in a task of its own: a client that hangs up
+    // mid-call must not leave the action `executing` with its outcome
+    // unrecorded (see `records::fail_stuck_actions` for a crash).
+    let task = tokio::spawn(execute_confirmed(state.clone(), caller.clone(), id, action));
+    task.await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "carrying out the action failed unexpectedly",
+        ))
+    })
+}
+
+/// Executes a confirmed action (already moved to `executing`) and records
+/// its outcome.
+async fn execute_confirmed(
+    state: Arc<AppState>,
+    caller: Caller,
+    id: String,
+    action: records::ActionRow,
+) -> Result<Json<ActionResponse>, ApiError> {
     let parameters: Json_ = serde_json::from_str(&action.parameters).unwrap_or_else(|_| json!({}));
     let call = ActionCall {
         action: action.action.clone(),
@@ -808,7 +829,7 @@ pub async fn confirm(
         (status = 401, body = ErrorBody),
         (status = 403, description = "Missing the action's permission", body = ErrorBody),
         (status = 404, description = "No such action in the caller's tenant", body = ErrorBody),
-        (status = 409, description = "Already executed, cancelled, failed or expired", body = ErrorBody),
+        (status = 409, description = "Already executing, executed, interrupted, cancelled, failed or expired", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))

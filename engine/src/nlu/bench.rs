@@ -197,6 +197,9 @@ pub fn cross_validate(
 ) -> Result<CvReport, BenchError> {
     let examples = read_examples(train)?;
     let folds = folds.max(2);
+    // The folds run side by side on two threads, so each trains on one.
+    let mut settings = settings;
+    settings.train.parallel = false;
     let started = Instant::now();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let fold_of: Vec<usize> = examples

@@ -1,7 +1,6 @@
 //! The intent classifier: multinomial logistic regression over sparse
-//! features, trained by AdaGrad with L2 regularisation and a seeded
-//! shuffle, so the same data always gives the same model. Its softmax
-//! output is the confidence.
+//! features (trained in [`super::adagrad`]); its softmax output is the
+//! confidence.
 
 use super::features::Sparse;
 
@@ -19,6 +18,14 @@ pub struct TrainSettings {
     /// Whether the final model averages the weights over all updates
     /// (smoother, usually generalises better).
     pub average: bool,
+    /// A step leaves a class's weights alone when its share of the
+    /// gradient (its probability, or one minus it for the right class) is
+    /// below this; 0 updates every class at every step.
+    pub min_gradient: f32,
+    /// Whether a large training set may take a second thread (the model is
+    /// the same either way; cross-validation, which runs folds side by
+    /// side, turns it off).
+    pub parallel: bool,
 }
 
 impl Default for TrainSettings {
@@ -29,6 +36,8 @@ impl Default for TrainSettings {
             l2: 1e-5,
             seed: 0x5eed_5a1e,
             average: true,
+            min_gradient: 0.0,
+            parallel: true,
         }
     }
 }
@@ -40,25 +49,6 @@ pub struct Classifier {
     /// Row-major: weights[feature * classes + class].
     weights: Vec<f32>,
     bias: Vec<f32>,
-}
-
-/// A small deterministic generator for shuffling (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
 }
 
 fn softmax_in_place(scores: &mut [f32]) {
@@ -77,97 +67,18 @@ fn softmax_in_place(scores: &mut [f32]) {
 
 impl Classifier {
     /// Trains on `(features, class)` pairs with `classes` classes over
-    /// `dims` features.
+    /// `dims` features (see [`super::adagrad`]).
     pub fn train(
         data: &[(Sparse, usize)],
         classes: usize,
         dims: usize,
         settings: TrainSettings,
     ) -> Self {
-        let mut weights = vec![0.0f32; dims * classes];
-        let mut grad_sq = vec![1e-6f32; dims * classes];
-        let mut bias = vec![0.0f32; classes];
-        let mut bias_sq = vec![1e-6f32; classes];
-        // Averaging, done lazily: `sums` holds each weight times the steps
-        // it has kept its value, up to `last` (per feature row).
-        let mut sums = if settings.average {
-            vec![0.0f32; dims * classes]
-        } else {
-            Vec::new()
-        };
-        let mut bias_sums = vec![0.0f32; classes];
-        let mut last = vec![0u32; if settings.average { dims } else { 0 }];
-        let mut step: u32 = 0;
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        let mut rng = Rng(settings.seed | 1);
-        let mut probs = vec![0.0f32; classes];
-        for _ in 0..settings.epochs {
-            rng.shuffle(&mut order);
-            for &k in &order {
-                let (x, y) = &data[k];
-                probs.copy_from_slice(&bias);
-                for &(i, v) in x {
-                    let row = &weights[i as usize * classes..(i as usize + 1) * classes];
-                    for (p, w) in probs.iter_mut().zip(row) {
-                        *p += w * v;
-                    }
-                }
-                softmax_in_place(&mut probs);
-                // The gradient of the loss in each class's score.
-                probs[*y] -= 1.0;
-                if settings.average {
-                    for (s, b) in bias_sums.iter_mut().zip(&bias) {
-                        *s += b;
-                    }
-                }
-                for ((b, sq), &g) in bias.iter_mut().zip(bias_sq.iter_mut()).zip(&probs) {
-                    *sq += g * g;
-                    *b -= settings.learning_rate * g / sq.sqrt();
-                }
-                // Row slices and zipped iterators, so the per-class loops
-                // vectorise (the same arithmetic, in the same order).
-                for &(i, v) in x {
-                    let row = i as usize * classes..(i as usize + 1) * classes;
-                    if settings.average {
-                        let held = (step - last[i as usize]) as f32;
-                        for (s, &w) in sums[row.clone()].iter_mut().zip(&weights[row.clone()]) {
-                            *s += w * held;
-                        }
-                        last[i as usize] = step;
-                    }
-                    let rate = settings.learning_rate;
-                    let l2 = settings.l2;
-                    for ((w, sq), &r) in weights[row.clone()]
-                        .iter_mut()
-                        .zip(grad_sq[row].iter_mut())
-                        .zip(&probs)
-                    {
-                        let g = r * v + l2 * *w;
-                        *sq += g * g;
-                        *w -= rate * g / sq.sqrt();
-                    }
-                }
-                step += 1;
-            }
-        }
-        if settings.average && step > 0 {
-            let total = step as f32;
-            for (feature, &seen) in last.iter().enumerate() {
-                let held = (step - seen) as f32;
-                let base = feature * classes;
-                for c in 0..classes {
-                    let sum = sums[base + c] + weights[base + c] * held;
-                    weights[base + c] = sum / total;
-                }
-            }
-            for (b, s) in bias.iter_mut().zip(&bias_sums) {
-                *b = s / total;
-            }
-        }
+        let trained = super::adagrad::train(data, classes, dims, settings);
         Self {
             classes,
-            weights,
-            bias,
+            weights: trained.weights,
+            bias: trained.bias,
         }
     }
 
@@ -189,6 +100,7 @@ impl Classifier {
 
 #[cfg(test)]
 mod tests {
+    use super::super::adagrad::Rng;
     use super::*;
 
     #[test]
@@ -206,5 +118,120 @@ mod tests {
         assert_eq!(p, b.predict(&vec![(0, 1.0)]), "deterministic");
         let sum: f32 = p.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5);
+    }
+
+    /// The plain definition: every weight after every step, summed
+    /// (written with indices, to read like the formula).
+    #[allow(clippy::needless_range_loop)]
+    fn explicit_average(data: &[(Sparse, usize)], classes: usize, dims: usize) -> Vec<f32> {
+        let settings = TrainSettings {
+            average: false,
+            min_gradient: 0.0,
+            ..TrainSettings::default()
+        };
+        let (rate, l2) = (settings.learning_rate, settings.l2);
+        let mut w = vec![0.0f32; dims * classes];
+        let mut sq = vec![1e-6f32; dims * classes];
+        let mut sum = vec![0.0f64; dims * classes];
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = Rng(settings.seed | 1);
+        let mut b = vec![0.0f32; classes];
+        let mut bsq = vec![1e-6f32; classes];
+        let mut steps = 0.0;
+        for _ in 0..settings.epochs {
+            rng.shuffle(&mut order);
+            for &k in &order {
+                let (x, y) = &data[k];
+                let mut p = b.clone();
+                for &(i, v) in x {
+                    for c in 0..classes {
+                        p[c] += w[i as usize * classes + c] * v;
+                    }
+                }
+                softmax_in_place(&mut p);
+                p[*y] -= 1.0;
+                for c in 0..classes {
+                    bsq[c] += p[c] * p[c];
+                    b[c] -= rate * p[c] / bsq[c].sqrt();
+                }
+                for &(i, v) in x {
+                    for c in 0..classes {
+                        let j = i as usize * classes + c;
+                        let g = p[c] * v + l2 * w[j];
+                        sq[j] += g * g;
+                        w[j] -= rate * g / sq[j].sqrt();
+                    }
+                }
+                for (s, &w) in sum.iter_mut().zip(&w) {
+                    *s += f64::from(w);
+                }
+                steps += 1.0;
+            }
+        }
+        sum.iter().map(|s| (s / steps) as f32).collect()
+    }
+
+    fn three_classes() -> Vec<(Sparse, usize)> {
+        vec![
+            (vec![(0, 1.0), (3, 0.5)], 0),
+            (vec![(1, 1.0)], 1),
+            (vec![(2, 0.9), (3, 0.4)], 2),
+            (vec![(0, 0.6), (1, 0.6)], 0),
+            (vec![(1, 0.8), (2, 0.3)], 1),
+            (vec![(2, 1.0)], 2),
+        ]
+    }
+
+    #[test]
+    fn the_averaged_model_is_the_mean_of_the_weights_after_every_step() {
+        let data = three_classes();
+        let model = Classifier::train(
+            &data,
+            3,
+            4,
+            TrainSettings {
+                min_gradient: 0.0,
+                ..TrainSettings::default()
+            },
+        );
+        let expected = explicit_average(&data, 3, 4);
+        for (got, want) in model.weights.iter().zip(&expected) {
+            assert!(
+                (got - want).abs() < 1e-4,
+                "{:?} vs {expected:?}",
+                model.weights
+            );
+        }
+    }
+
+    #[test]
+    fn skipping_small_gradients_keeps_the_decisions() {
+        let data = three_classes();
+        let full = Classifier::train(
+            &data,
+            3,
+            4,
+            TrainSettings {
+                min_gradient: 0.0,
+                ..TrainSettings::default()
+            },
+        );
+        let sparse = Classifier::train(
+            &data,
+            3,
+            4,
+            TrainSettings {
+                min_gradient: 0.05,
+                ..TrainSettings::default()
+            },
+        );
+        assert_ne!(full.weights, sparse.weights, "some updates were skipped");
+        for (x, y) in &data {
+            for model in [&full, &sparse] {
+                let p = model.predict(x);
+                let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b]));
+                assert_eq!(best, Some(*y), "{p:?}");
+            }
+        }
     }
 }

@@ -63,11 +63,13 @@ fn u32_at(data: &mut &[u8]) -> Result<u32, TableError> {
 }
 
 impl Embeddings {
-    /// The table shipped with the engine, read once.
+    /// The table shipped with the engine, read once; for experiments with
+    /// other tables, `SWITCHBOARD_EMBEDDINGS=FILE` reads one written by
+    /// `scripts/distill_embeddings.py` instead.
     pub fn builtin() -> Option<&'static Embeddings> {
         static BUILTIN: OnceLock<Option<Embeddings>> = OnceLock::new();
         BUILTIN
-            .get_or_init(|| match Self::parse(TABLE) {
+            .get_or_init(|| match Self::parse(Self::table_bytes()) {
                 Ok(table) => Some(table),
                 Err(error) => {
                     tracing::error!(%error, "the built-in embeddings are unusable; the NLU runs without them");
@@ -75,6 +77,19 @@ impl Embeddings {
                 }
             })
             .as_ref()
+    }
+
+    fn table_bytes() -> &'static [u8] {
+        let Some(path) = std::env::var_os("SWITCHBOARD_EMBEDDINGS") else {
+            return TABLE;
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => Box::leak(bytes.into_boxed_slice()),
+            Err(error) => {
+                tracing::error!(%error, path = %path.to_string_lossy(), "SWITCHBOARD_EMBEDDINGS unreadable; using the built-in table");
+                TABLE
+            }
+        }
     }
 
     /// Reads a table in the format `scripts/distill_embeddings.py` writes.

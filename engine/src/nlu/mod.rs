@@ -9,6 +9,7 @@
 //! [`classifier`] (multinomial logistic regression, calibrated softmax) →
 //! [`followup`] (use the conversation's earlier queries).
 
+mod adagrad;
 pub mod bench;
 pub mod classifier;
 pub mod embedding;
@@ -112,12 +113,14 @@ impl NluSettings {
             "learning_rate" => t.learning_rate = num(name, value)?,
             "l2" => t.l2 = num(name, value)?,
             "average" => t.average = flag(name, value)?,
+            "min_gradient" => t.min_gradient = num(name, value)?,
+            "parallel" => t.parallel = flag(name, value)?,
             "seed" => t.seed = num(name, value)?,
             "none_below" => self.none_below = num(name, value)?,
             "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
             _ => {
                 return Err(format!(
-                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, seed, none_below, missing_entity_factor)"
+                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, none_below, missing_entity_factor)"
                 ));
             }
         }

@@ -381,6 +381,41 @@ pub async fn get_action(
     .map_err(|e: sqlx::Error| e.into())
 }
 
+/// How long an action may stay `executing` before it is taken to have been
+/// interrupted: far longer than any plugin call may run (its deadline is
+/// seconds), so a replica never sweeps another replica's live call.
+pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Marks every action (of any tenant) that has been `executing` since
+/// before `cutoff` as `interrupted`: the engine that carried it out stopped
+/// (a crash, a kill, a lost database) before recording the outcome, so
+/// whether the change was made is unknown. Returns how many were marked.
+pub async fn interrupt_stuck_actions(db: &Db, cutoff: &str) -> Result<u64, StoreError> {
+    let result = serde_json::json!({
+        "error": "interrupted: the engine stopped before it recorded the outcome, so whether the change was made is unknown; check before asking again"
+    })
+    .to_string();
+    let done = sqlx::query(
+        "UPDATE chatbot_actions SET status = 'interrupted', result = $1, updated_at = $2 \
+         WHERE status = 'executing' AND updated_at < $3",
+    )
+    .bind(result)
+    .bind(now_text())
+    .bind(cutoff.to_owned())
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The timestamp `age` ago, in the stored format.
+pub fn text_before(age: std::time::Duration) -> String {
+    let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+    let at = chrono::Utc::now()
+        .checked_sub_signed(age)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Moves an action from `from` to `to`; false when it was not in `from`
 /// (someone else got there first).
 pub async fn transition_action(

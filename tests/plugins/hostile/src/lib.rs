@@ -36,6 +36,11 @@ impl Plugin for Hostile {
                 .examples(["hostile action"])
                 .permission("hostile_write"),
         )
+        .intent(
+            Intent::action("hostile.stall", "an action whose execution never ends")
+                .examples(["hostile stall"])
+                .permission("hostile_write"),
+        )
         .query(NamedQuery::read(
             "hostile.customers",
             "SELECT account_code, name FROM customers WHERE tenant_id = :tenant_id ORDER BY account_code",
@@ -116,6 +121,11 @@ impl Plugin for Hostile {
                 let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 Ok(Answer::text(format!("call {n}")).data(json!({ "calls": n })))
             }
+            "hostile.stall" => Ok(Answer::text("stall?").propose(ProposedAction::new(
+                "rename",
+                json!({ "name": "stall" }),
+                "Never finishes",
+            ))),
             "hostile.action" => Ok(
                 Answer::text("rename everyone?").propose(ProposedAction::new(
                     "rename",
@@ -131,6 +141,12 @@ impl Plugin for Hostile {
 
     fn execute(action: ActionRequest) -> Result<ActionResult, PluginError> {
         let name = action.param_str("name")?.to_owned();
+        if name == "stall" {
+            let mut x: u64 = 0;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
         let rows = query("hostile.rename")
             .param("name", name.as_str())
             .rows()?;
