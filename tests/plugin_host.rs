@@ -548,6 +548,28 @@ queries = { "greeter.count_customers" = { access = "read", sql = "SELECT COUNT(*
     }
 
     #[tokio::test]
+    async fn an_admin_query_that_only_mentions_the_tenant_is_refused() {
+        let err = load_error(
+            r#"
+[plugins]
+builtin = false
+cache_dir = "{cache}"
+[[plugin]]
+name = "greeter"
+path = "{wasm:greeter}"
+grants = ["greeter.count_customers"]
+queries = { "greeter.count_customers" = { access = "read", sql = "SELECT COUNT(*) AS customers FROM customers WHERE :tenant_id IS NOT NULL" } }
+"#,
+        )
+        .await;
+        assert!(
+            err.contains("greeter.count_customers")
+                && err.contains("does not pin table `customers`"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_admin_query_replaces_the_plugins_own() {
         let dir = TempDir::new().unwrap();
         let db = common::seeded_db(dir.path()).await;

@@ -23,8 +23,11 @@ pub enum QueryAccess {
 /// SQL that ships with the plugin, granted by name by the admin.
 ///
 /// Write parameters as `:name`. The host binds `:tenant_id` from the
-/// authenticated request and refuses a query that does not use it, so a
-/// plugin can never read or write another tenant's rows.
+/// authenticated request and refuses a query in which any table is not
+/// pinned to it (`tenant_id = :tenant_id` among the `AND`ed conditions of
+/// its `WHERE` or inner join's `ON`, directly or through equal columns;
+/// an `INSERT` gives `tenant_id` the value `:tenant_id`), so a plugin can
+/// never read or write another tenant's rows.
 #[derive(Debug, Clone)]
 pub struct NamedQuery {
     name: String,

@@ -18,6 +18,7 @@ mod runtime;
 pub mod set;
 pub mod sql;
 mod state;
+pub mod tenant_scope;
 pub mod types;
 mod v0_1_0;
 

@@ -3,8 +3,9 @@
 //!
 //! SQL uses `:name` parameters. At load time each query is rewritten to
 //! positional `$1, $2, ...` (numbered by first appearance, which SQLite and
-//! PostgreSQL both understand) and checked: one statement, `:tenant_id`
-//! present, and a read query must start with `SELECT` or `WITH`.
+//! PostgreSQL both understand) and checked: one statement, every table
+//! pinned to `:tenant_id` (see [`super::tenant_scope`]), and a read query
+//! must start with `SELECT` or `WITH`.
 
 use std::collections::BTreeMap;
 
@@ -206,6 +207,8 @@ pub fn prepare(name: &str, access: QueryAccess, sql: &str) -> Result<PreparedQue
             "is a write query starting with `{keyword}`; allowed: INSERT, UPDATE, DELETE"
         ));
     }
+    let tenant = params.iter().position(|p| p == TENANT_PARAM).unwrap_or(0);
+    super::tenant_scope::check(&out, &format!("${}", tenant + 1))?;
     Ok(PreparedQuery {
         name: name.to_owned(),
         access,

@@ -1,0 +1,520 @@
+//! Checking that a named query cannot reach another tenant's rows.
+//!
+//! Having `:tenant_id` somewhere is not enough (`WHERE :tenant_id =
+//! :tenant_id` has it). A query is accepted only if every table it reads or
+//! writes is pinned to the caller's tenant:
+//!
+//! - a table in a `SELECT` (also in subqueries, CTEs and `INSERT ...
+//!   SELECT`) needs `tenant_id = :tenant_id` for it among the `AND`ed
+//!   conditions of the `WHERE` and the inner joins' `ON`, directly or
+//!   through equal columns (`c.tenant_id = i.tenant_id AND i.tenant_id =
+//!   :tenant_id`); a left join's `ON` counts for the table it joins;
+//! - `UPDATE` and `DELETE` need it in their `WHERE`, and may not assign
+//!   `tenant_id` anything but `:tenant_id`;
+//! - `INSERT` must list `tenant_id` and give it `:tenant_id` in every row.
+//!
+//! The check fails closed: the SQL is parsed (PostgreSQL's dialect, which
+//! the SQL both stores must understand is close to), and any table in a
+//! place the check does not understand (a table function, `LATERAL`, a
+//! right join's left side, ...) leaves the query refused.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Insert, JoinConstraint,
+    JoinOperator, ObjectName, ObjectNamePart, OnConflictAction, OnInsert, Query, Select, SetExpr,
+    Statement, TableFactor, TableObject, TableWithJoins, Update, Value, Visit, Visitor,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+/// The tenant column every table of a plugin's data carries.
+const TENANT_COLUMN: &str = "tenant_id";
+
+/// Checks `sql` (with positional parameters, the tenant's being
+/// `tenant_placeholder`, e.g. `$1`); the error says what is not pinned.
+pub fn check(sql: &str, tenant_placeholder: &str) -> Result<(), String> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map_err(|e| format!("cannot be parsed to check its tenant scope: {e}"))?;
+    let mut scope = Scope {
+        tenant: tenant_placeholder.to_owned(),
+        pinned: HashMap::new(),
+        used: BTreeMap::new(),
+        ctes: Vec::new(),
+        problem: None,
+    };
+    let _ = statements.visit(&mut scope);
+    if let Some(problem) = scope.problem {
+        return Err(problem);
+    }
+    for (table, uses) in &scope.used {
+        if scope.pinned.get(table).copied().unwrap_or(0) < *uses {
+            return Err(format!(
+                "does not pin table `{table}` to the caller's tenant: add `{TENANT_COLUMN} = :{TENANT_COLUMN}` for it (see the plugin guide)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The last part of a table name, lower-cased.
+fn table_name(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident.value.to_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// One side of an equality: a column (qualifier, name) or the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Term {
+    Tenant,
+    Column(Option<String>, String),
+}
+
+/// Which terms are equal, as the `AND`ed equalities say (union-find).
+#[derive(Default)]
+struct Equalities {
+    parent: HashMap<Term, Term>,
+}
+
+impl Equalities {
+    fn root(&self, term: &Term) -> Term {
+        let mut at = term.clone();
+        while let Some(up) = self.parent.get(&at) {
+            at = up.clone();
+        }
+        at
+    }
+
+    fn join(&mut self, a: Term, b: Term) {
+        let (ra, rb) = (self.root(&a), self.root(&b));
+        if ra != rb {
+            self.parent.insert(ra, rb);
+        }
+    }
+
+    fn same(&self, a: &Term, b: &Term) -> bool {
+        self.root(a) == self.root(b)
+    }
+}
+
+struct Scope {
+    tenant: String,
+    /// How many uses of each table were found pinned.
+    pinned: HashMap<String, usize>,
+    /// How many times each table is used.
+    used: BTreeMap<String, usize>,
+    /// The names of the common table expressions in scope, one entry per
+    /// enclosing `WITH`.
+    ctes: Vec<Vec<String>>,
+    problem: Option<String>,
+}
+
+/// A table of a `SELECT` or a write: its name, the name columns are
+/// qualified with, and the conditions that hold only for it (a left
+/// join's `ON`).
+struct Table<'a> {
+    name: String,
+    qualifier: String,
+    own: Vec<&'a Expr>,
+}
+
+impl Scope {
+    fn is_cte(&self, name: &str) -> bool {
+        self.ctes.iter().flatten().any(|c| c == name)
+    }
+
+    /// Takes the CTE names of `with` into scope. Outside `WITH RECURSIVE`,
+    /// a CTE that names itself or a later CTE reads a table of that name,
+    /// which the scope would mistake for the CTE: such a query is refused.
+    fn enter_with(&mut self, with: &sqlparser::ast::With) {
+        let names: Vec<String> = with
+            .cte_tables
+            .iter()
+            .map(|c| c.alias.name.value.to_lowercase())
+            .collect();
+        if !with.recursive {
+            for (i, cte) in with.cte_tables.iter().enumerate() {
+                let _ = sqlparser::ast::visit_relations(&cte.query, |name| {
+                    if names[i..].contains(&table_name(name)) {
+                        self.problem = Some(format!(
+                            "has a CTE that reads a table named like itself or a later CTE (`{}`); rename the CTE",
+                            table_name(name)
+                        ));
+                    }
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+        self.ctes.push(names);
+    }
+
+    fn term(&self, expr: &Expr) -> Option<Term> {
+        match expr {
+            Expr::Nested(inner) => self.term(inner),
+            Expr::Identifier(ident) => Some(Term::Column(None, ident.value.to_lowercase())),
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [.., q, c] => Some(Term::Column(
+                    Some(q.value.to_lowercase()),
+                    c.value.to_lowercase(),
+                )),
+                _ => None,
+            },
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) if *p == self.tenant => Some(Term::Tenant),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Adds the equalities among the `AND`ed conditions of `expr`;
+    /// unqualified columns belong to `only` when there is one table.
+    fn learn(&self, expr: &Expr, only: Option<&str>, into: &mut Equalities) {
+        match expr {
+            Expr::Nested(inner) => self.learn(inner, only, into),
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                self.learn(left, only, into);
+                self.learn(right, only, into);
+            }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => {
+                let qualify = |t: Term| match t {
+                    Term::Column(None, c) => Term::Column(only.map(str::to_owned), c),
+                    other => other,
+                };
+                if let (Some(a), Some(b)) = (self.term(left), self.term(right)) {
+                    into.join(qualify(a), qualify(b));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts each of `tables` that `shared` (plus its own conditions)
+    /// pins to the tenant.
+    fn pin(&mut self, tables: &[Table<'_>], shared: &[&Expr]) {
+        let only = (tables.len() == 1).then(|| tables[0].qualifier.clone());
+        let mut facts = Equalities::default();
+        for e in shared {
+            self.learn(e, only.as_deref(), &mut facts);
+        }
+        for table in tables {
+            if self.is_cte(&table.name) {
+                continue;
+            }
+            let mut own = Equalities {
+                parent: facts.parent.clone(),
+            };
+            for e in &table.own {
+                self.learn(e, only.as_deref(), &mut own);
+            }
+            let column = Term::Column(Some(table.qualifier.clone()), TENANT_COLUMN.to_owned());
+            if own.same(&column, &Term::Tenant) {
+                *self.pinned.entry(table.name.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// The named tables of `from` and its joins, and the inner joins'
+    /// conditions (which hold for the whole row).
+    fn tables_of<'a>(from: &'a [TableWithJoins], shared: &mut Vec<&'a Expr>) -> Vec<Table<'a>> {
+        let mut tables = Vec::new();
+        for twj in from {
+            if let Some(t) = named(&twj.relation, Vec::new()) {
+                tables.push(t);
+            }
+            for join in &twj.joins {
+                let on = |c: &'a JoinConstraint| match c {
+                    JoinConstraint::On(e) => Some(e),
+                    _ => None,
+                };
+                let own = match &join.join_operator {
+                    JoinOperator::Join(c) | JoinOperator::Inner(c) => {
+                        shared.extend(on(c));
+                        Vec::new()
+                    }
+                    JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
+                        on(c).into_iter().collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if let Some(t) = named(&join.relation, own) {
+                    tables.push(t);
+                }
+            }
+        }
+        tables
+    }
+
+    fn check_select(&mut self, select: &Select) {
+        let mut shared: Vec<&Expr> = select.selection.iter().collect();
+        let tables = Self::tables_of(&select.from, &mut shared);
+        self.pin(&tables, &shared);
+    }
+
+    fn refuse_tenant_assignments(&mut self, assignments: &[Assignment]) {
+        for a in assignments {
+            let names: Vec<&ObjectName> = match &a.target {
+                AssignmentTarget::ColumnName(n) => vec![n],
+                AssignmentTarget::Tuple(ns) => ns.iter().collect(),
+            };
+            let sets_tenant = names.iter().any(|n| table_name(n) == TENANT_COLUMN);
+            if sets_tenant && self.term(&a.value) != Some(Term::Tenant) {
+                self.problem = Some(format!(
+                    "assigns `{TENANT_COLUMN}`, which only `:{TENANT_COLUMN}` may be"
+                ));
+            }
+        }
+    }
+
+    fn check_update(&mut self, update: &Update) {
+        self.refuse_tenant_assignments(&update.assignments);
+        let mut shared: Vec<&Expr> = update.selection.iter().collect();
+        let tables = Self::tables_of(std::slice::from_ref(&update.table), &mut shared);
+        self.pin(&tables, &shared);
+    }
+
+    fn check_delete(&mut self, delete: &Delete) {
+        let from = match &delete.from {
+            FromTable::WithFromKeyword(f) | FromTable::WithoutKeyword(f) => f,
+        };
+        let mut shared: Vec<&Expr> = delete.selection.iter().collect();
+        let mut tables = Self::tables_of(from, &mut shared);
+        if let Some(using) = &delete.using {
+            tables.extend(Self::tables_of(using, &mut shared));
+        }
+        self.pin(&tables, &shared);
+    }
+
+    fn check_insert(&mut self, insert: &Insert) {
+        if let Some(OnInsert::OnConflict(c)) = &insert.on
+            && let OnConflictAction::DoUpdate(update) = &c.action
+        {
+            self.refuse_tenant_assignments(&update.assignments);
+        }
+        if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &insert.on {
+            self.refuse_tenant_assignments(assignments);
+        }
+        let TableObject::TableName(name) = &insert.table else {
+            return;
+        };
+        let Some(at) = insert
+            .columns
+            .iter()
+            .position(|c| table_name(c) == TENANT_COLUMN)
+        else {
+            return;
+        };
+        let rows_pinned = match insert.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => values.rows.iter().all(|row| {
+                row.content
+                    .get(at)
+                    .is_some_and(|e| self.term(e) == Some(Term::Tenant))
+            }),
+            Some(SetExpr::Select(select)) => select.projection.get(at).is_some_and(|item| {
+                matches!(item, sqlparser::ast::SelectItem::UnnamedExpr(e) if self.term(e) == Some(Term::Tenant))
+            }),
+            _ => false,
+        };
+        if rows_pinned {
+            *self.pinned.entry(table_name(name)).or_default() += 1;
+        }
+    }
+}
+
+/// A named table (not a table function), with its own conditions.
+fn named<'a>(factor: &'a TableFactor, own: Vec<&'a Expr>) -> Option<Table<'a>> {
+    match factor {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => Some(Table {
+            name: table_name(name),
+            qualifier: alias
+                .as_ref()
+                .map_or_else(|| table_name(name), |a| a.name.value.to_lowercase()),
+            own,
+        }),
+        _ => None,
+    }
+}
+
+impl Visitor for Scope {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        match &query.with {
+            Some(with) => self.enter_with(with),
+            None => self.ctes.push(Vec::new()),
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
+        self.ctes.pop();
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        let name = table_name(relation);
+        if !self.is_cte(&name) {
+            *self.used.entry(name).or_default() += 1;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
+        self.check_select(select);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
+        match statement {
+            Statement::Update(u) => self.check_update(u),
+            Statement::Delete(d) => self.check_delete(d),
+            Statement::Insert(i) => self.check_insert(i),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    fn ok(sql: &str) {
+        assert_eq!(check(sql, "$1"), Ok(()), "{sql}");
+    }
+
+    fn refused(sql: &str, table: &str) {
+        let err = check(sql, "$1").expect_err(sql);
+        assert!(err.contains(table), "{sql}: {err}");
+    }
+
+    #[test]
+    fn accepts_tables_pinned_directly_or_through_joins() {
+        ok("SELECT name FROM customers WHERE tenant_id = $1 AND account_code = $2");
+        ok("SELECT 1 WHERE 1 = $1");
+        ok("SELECT i.invoice_id FROM invoices i JOIN customers c \
+            ON c.tenant_id = i.tenant_id AND c.account_code = i.account_code \
+            WHERE i.tenant_id = $1 ORDER BY 1");
+        ok("SELECT c.name FROM customers c LEFT JOIN payments p \
+            ON p.tenant_id = c.tenant_id WHERE (c.tenant_id = $1)");
+        ok("WITH mine AS (SELECT * FROM tickets WHERE tenant_id = $1) SELECT * FROM mine");
+        ok(
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 9) \
+            SELECT COUNT(*) FROM c WHERE $1 IS NOT NULL",
+        );
+        ok(
+            "SELECT * FROM customers WHERE tenant_id = $1 AND account_code IN \
+            (SELECT account_code FROM devices WHERE devices.tenant_id = $1)",
+        );
+        ok("UPDATE customers SET name = $2 WHERE tenant_id = $1 AND account_code = $3");
+        ok("DELETE FROM tickets WHERE ticket_id = $2 AND tenant_id = $1");
+        ok("INSERT INTO tickets (tenant_id, ticket_id) VALUES ($1, $2), ($1, $3)");
+        ok(
+            "INSERT INTO tickets (ticket_id, tenant_id) VALUES ($2, $1) \
+            ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET ticket_id = excluded.ticket_id",
+        );
+    }
+
+    #[test]
+    fn refuses_a_table_any_tenant_could_reach() {
+        refused("SELECT * FROM customers WHERE $1 = $1", "customers");
+        refused(
+            "SELECT * FROM customers WHERE tenant_id = $1 OR 1 = 1",
+            "customers",
+        );
+        refused("SELECT * FROM customers WHERE tenant_id <> $1", "customers");
+        refused(
+            "SELECT * FROM customers c, payments p WHERE c.tenant_id = $1",
+            "payments",
+        );
+        refused(
+            "SELECT * FROM customers c JOIN payments p ON p.account_code = c.account_code \
+             WHERE tenant_id = $1",
+            "customers",
+        );
+        refused(
+            "SELECT * FROM customers c LEFT JOIN payments p ON p.tenant_id = $1",
+            "customers",
+        );
+        refused(
+            "SELECT * FROM customers WHERE tenant_id = $1 UNION SELECT * FROM customers",
+            "customers",
+        );
+        refused(
+            "SELECT * FROM customers WHERE tenant_id = $1 AND account_code IN \
+             (SELECT account_code FROM devices)",
+            "devices",
+        );
+        refused("SELECT * FROM customers WHERE tenant_id = $2", "customers");
+        refused(
+            "SELECT * FROM (WITH customers AS (SELECT 1 AS x) SELECT * FROM customers) a, customers",
+            "customers",
+        );
+        let err = check(
+            "WITH customers AS (SELECT * FROM customers) SELECT * FROM customers WHERE tenant_id = $1",
+            "$1",
+        )
+        .unwrap_err();
+        assert!(err.contains("named like itself"), "{err}");
+        assert!(
+            check(
+                "WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a WHERE $1 = $1",
+                "$1"
+            )
+            .is_err()
+        );
+        refused("UPDATE customers SET name = $2", "customers");
+        refused(
+            "DELETE FROM customers WHERE tenant_id = $1 OR true",
+            "customers",
+        );
+        refused("INSERT INTO tickets (ticket_id) VALUES ($2)", "tickets");
+        refused(
+            "INSERT INTO tickets (tenant_id, ticket_id) VALUES ($1, $2), ($3, $2)",
+            "tickets",
+        );
+        refused(
+            "INSERT INTO tickets (tenant_id, ticket_id) SELECT tenant_id, ticket_id FROM tickets WHERE tenant_id = $1",
+            "tickets",
+        );
+    }
+
+    #[test]
+    fn refuses_moving_rows_to_another_tenant() {
+        let err = check(
+            "UPDATE customers SET tenant_id = $2 WHERE tenant_id = $1",
+            "$1",
+        )
+        .unwrap_err();
+        assert!(err.contains("assigns `tenant_id`"), "{err}");
+        assert!(
+            check(
+                "INSERT INTO t (tenant_id, a) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET tenant_id = $3",
+                "$1"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_parse() {
+        let err = check("SELECT FROM WHERE", "$1").unwrap_err();
+        assert!(err.contains("cannot be parsed"), "{err}");
+    }
+}
