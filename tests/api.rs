@@ -1019,29 +1019,37 @@ on_both!(
     documented_limits
 );
 
-/// A plugin that fails gets 502, one that runs past its deadline 504; the
-/// failed query is still recorded, and the server keeps answering.
-#[tokio::test]
-async fn plugin_failures_are_502_and_504() {
+/// A server on SQLite with the core plugins and the hostile one, granted
+/// `grants` (a TOML list) and cut off after `deadline_ms`.
+async fn hostile_server(grants: &str, deadline_ms: u64) -> Server {
     let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display());
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
     let db = Db::open(&url, 4).await.unwrap();
     switchboard::demo::seed(&db, false).await.unwrap();
     let config = common::config(
         dir.path(),
-        r#"
+        &format!(
+            r#"
 [plugins]
-cache_dir = "{cache}"
+cache_dir = "{{cache}}"
 [plugins.breaker]
 failure_threshold = 100
 [[plugin]]
 name = "hostile"
-path = "{wasm:hostile}"
-grants = ["hostile.customers"]
-limits = { deadline_ms = 100 }
-"#,
+path = "{{wasm:hostile}}"
+grants = {grants}
+limits = {{ deadline_ms = {deadline_ms} }}
+"#
+        ),
     );
-    let s = serve(&config, db, dir, None).await;
+    serve(&config, db, dir, None).await
+}
+
+/// A plugin that fails gets 502, one that runs past its deadline 504; the
+/// failed query is still recorded, and the server keeps answering.
+#[tokio::test]
+async fn plugin_failures_are_502_and_504() {
+    let s = hostile_server(r#"["hostile.customers"]"#, 100).await;
     let token = s.token("9", 1, "support_agent", &["hostile_read", "network_read"]);
 
     let (st, b) = s.ask(&token, "hostile infinite_loop").await;
@@ -1071,25 +1079,7 @@ limits = { deadline_ms = 100 }
 /// and its outcome is recorded.
 #[tokio::test]
 async fn a_confirmed_action_is_settled_even_if_the_client_hangs_up() {
-    let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
-    let db = Db::open(&url, 4).await.unwrap();
-    switchboard::demo::seed(&db, false).await.unwrap();
-    let config = common::config(
-        dir.path(),
-        r#"
-[plugins]
-cache_dir = "{cache}"
-[plugins.breaker]
-failure_threshold = 100
-[[plugin]]
-name = "hostile"
-path = "{wasm:hostile}"
-grants = ["hostile.customers", "hostile.rename"]
-limits = { deadline_ms = 300 }
-"#,
-    );
-    let s = serve(&config, db, dir, None).await;
+    let s = hostile_server(r#"["hostile.customers", "hostile.rename"]"#, 300).await;
     let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
     let (st, b) = s.ask(&token, "hostile stall").await;
     assert_eq!(

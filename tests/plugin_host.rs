@@ -526,10 +526,9 @@ grants = ["greeter.drop_everything"]
         );
     }
 
-    #[tokio::test]
-    async fn an_admin_query_without_tenant_scope_is_refused() {
-        let err = load_error(
-            r#"
+    /// The load error of greeter with its query replaced by `sql`.
+    async fn admin_query_error(sql: &str) -> String {
+        let config = r#"
 [plugins]
 builtin = false
 cache_dir = "{cache}"
@@ -537,29 +536,22 @@ cache_dir = "{cache}"
 name = "greeter"
 path = "{wasm:greeter}"
 grants = ["greeter.count_customers"]
-queries = { "greeter.count_customers" = { access = "read", sql = "SELECT COUNT(*) AS customers FROM customers" } }
-"#,
-        )
-        .await;
+queries = { "greeter.count_customers" = { access = "read", sql = "SQL" } }
+"#
+        .replace("SQL", sql);
+        load_error(&config).await
+    }
+
+    #[tokio::test]
+    async fn an_admin_query_without_tenant_scope_is_refused() {
+        let err = admin_query_error("SELECT COUNT(*) AS customers FROM customers").await;
         assert!(
             err.contains("greeter.count_customers") && err.contains(":tenant_id"),
             "{err}"
         );
-    }
-
-    #[tokio::test]
-    async fn an_admin_query_that_only_mentions_the_tenant_is_refused() {
-        let err = load_error(
-            r#"
-[plugins]
-builtin = false
-cache_dir = "{cache}"
-[[plugin]]
-name = "greeter"
-path = "{wasm:greeter}"
-grants = ["greeter.count_customers"]
-queries = { "greeter.count_customers" = { access = "read", sql = "SELECT COUNT(*) AS customers FROM customers WHERE :tenant_id IS NOT NULL" } }
-"#,
+        // Mentioning the tenant is not enough: the table must be pinned to it.
+        let err = admin_query_error(
+            "SELECT COUNT(*) AS customers FROM customers WHERE :tenant_id IS NOT NULL",
         )
         .await;
         assert!(
