@@ -713,16 +713,9 @@ pub async fn confirm(
             action.permission
         )));
     }
-    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "executing", None)
-        .await?
-    {
-        return Err(ApiError::conflict(format!(
-            "action `{id}` is already being handled"
-        )));
-    }
-    // The change runs in a task of its own: a client that hangs up
-    // mid-call must not leave the action `executing` with its outcome
-    // unrecorded (see `records::fail_stuck_actions` for a crash).
+    // The change runs in a task of its own, from claiming the action to
+    // recording the outcome: a client that hangs up mid-call must not leave
+    // it `executing` (see `records::interrupt_stuck_actions` for a crash).
     let task = tokio::spawn(execute_confirmed(state.clone(), caller.clone(), id, action));
     task.await.unwrap_or_else(|_| {
         Err(ApiError::new(
@@ -733,14 +726,39 @@ pub async fn confirm(
     })
 }
 
-/// Executes a confirmed action (already moved to `executing`) and records
-/// its outcome.
+/// Records an executed action's outcome. If the sweep took it for
+/// interrupted meanwhile (a call that ran longer than
+/// [`records::STUCK_AFTER`]), the outcome, now known, replaces that.
+async fn settle(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    to: &str,
+    result: &str,
+) -> Result<(), ApiError> {
+    for from in ["executing", "interrupted"] {
+        if records::transition_action(&state.db, caller.tenant, id, from, to, Some(result)).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Claims a confirmed action (`pending` → `executing`), executes it and
+/// records its outcome.
 async fn execute_confirmed(
     state: Arc<AppState>,
     caller: Caller,
     id: String,
     action: records::ActionRow,
 ) -> Result<Json<ActionResponse>, ApiError> {
+    if !records::transition_action(&state.db, caller.tenant, &id, "pending", "executing", None)
+        .await?
+    {
+        return Err(ApiError::conflict(format!(
+            "action `{id}` is already being handled"
+        )));
+    }
     let parameters: Json_ = serde_json::from_str(&action.parameters).unwrap_or_else(|_| json!({}));
     let call = ActionCall {
         action: action.action.clone(),
@@ -754,15 +772,7 @@ async fn execute_confirmed(
     {
         Ok(outcome) => {
             let result = json!({ "response_text": outcome.response_text, "structured_data": outcome.structured_data });
-            records::transition_action(
-                &state.db,
-                caller.tenant,
-                &id,
-                "executing",
-                "executed",
-                Some(&result.to_string()),
-            )
-            .await?;
+            settle(&state, &caller, &id, "executed", &result.to_string()).await?;
             Ok(Json(ActionResponse {
                 action_id: id,
                 status: "executed".into(),
@@ -772,15 +782,7 @@ async fn execute_confirmed(
         }
         Err(error) => {
             let result = json!({ "error": error.to_string() });
-            records::transition_action(
-                &state.db,
-                caller.tenant,
-                &id,
-                "executing",
-                "failed",
-                Some(&result.to_string()),
-            )
-            .await?;
+            settle(&state, &caller, &id, "failed", &result.to_string()).await?;
             Err(match error {
                 DispatchError::Reported { message, kind, .. } => match kind {
                     ReportedKind::NotFound | ReportedKind::InvalidInput => {

@@ -93,17 +93,26 @@ fn scan(sql: &str) -> Result<Vec<Piece<'_>>, String> {
                 }
                 i += 1;
             }
+            // SQLite and PostgreSQL read these differently (PostgreSQL nests
+            // block comments and has `$tag$` strings; SQLite has `[name]`
+            // and `$name` parameters), so the tenant check could be shown
+            // one query and the database run another.
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                return Err(
+                    "uses a /* block comment */, which SQLite and PostgreSQL end differently; use -- comments"
+                        .to_owned(),
+                );
+            }
+            b'$' | b'[' | b'`' => {
+                return Err(format!(
+                    "uses `{}` outside a string, which SQLite and PostgreSQL read differently; write parameters as :name",
+                    bytes[i] as char
+                ));
+            }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
                 }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
             }
             b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
             b':' if bytes
@@ -399,11 +408,25 @@ mod tests {
         let q = prepare(
             "q",
             QueryAccess::Read,
-            "SELECT ':x', \":y\", a::text -- :z\nFROM t WHERE tenant_id = :tenant_id /* :w */",
+            "SELECT ':x', \":y\", '$[`', a::text -- :z /* $\nFROM t WHERE tenant_id = :tenant_id",
         )
         .unwrap();
         assert_eq!(q.params, vec!["tenant_id"]);
         assert!(q.sql.contains("':x'") && q.sql.contains("a::text"));
+    }
+
+    #[test]
+    fn refuses_text_the_two_databases_read_differently() {
+        for sql in [
+            "SELECT * FROM t WHERE tenant_id = :tenant_id /* /* */ OR 1=1 -- */",
+            "SELECT * FROM t WHERE tenant_id = :tenant_id AND $a$ OR 1=1 OR $a$ IS NULL",
+            "SELECT * FROM t WHERE tenant_id = $1",
+            "SELECT [a' OR 1=1 --] FROM t WHERE tenant_id = :tenant_id",
+            "SELECT `a` FROM t WHERE tenant_id = :tenant_id",
+        ] {
+            let err = prepare("q", QueryAccess::Read, sql).unwrap_err();
+            assert!(err.contains("differently"), "{sql}: {err}");
+        }
     }
 
     #[test]

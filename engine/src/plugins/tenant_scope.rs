@@ -22,9 +22,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Insert, JoinConstraint,
-    JoinOperator, ObjectName, ObjectNamePart, OnConflictAction, OnInsert, Query, Select, SetExpr,
-    Statement, TableFactor, TableObject, TableWithJoins, Update, Value, Visit, Visitor,
+    Assignment, AssignmentTarget, BinaryOperator, ConflictTarget, Delete, Expr, FromTable, Insert,
+    JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, OnConflictAction, OnInsert, Query,
+    Select, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update,
+    Value, Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -42,6 +43,7 @@ pub fn check(sql: &str, tenant_placeholder: &str) -> Result<(), String> {
         pinned: HashMap::new(),
         used: BTreeMap::new(),
         ctes: Vec::new(),
+        depth: 0,
         problem: None,
     };
     let _ = statements.visit(&mut scope);
@@ -58,13 +60,55 @@ pub fn check(sql: &str, tenant_placeholder: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The last part of a table name, lower-cased.
+/// An identifier as PostgreSQL reads it: unquoted ones fold to lower case,
+/// quoted ones keep theirs. Two names are taken to be the same only if they
+/// are the same this way, which implies SQLite (case-blind) agrees too.
+fn ident(id: &sqlparser::ast::Ident) -> String {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
+/// The last part of a table name, normalised.
 fn table_name(name: &ObjectName) -> String {
     match name.0.last() {
-        Some(ObjectNamePart::Identifier(ident)) => ident.value.to_lowercase(),
+        Some(ObjectNamePart::Identifier(id)) => ident(id),
         _ => String::new(),
     }
 }
+
+/// Functions a named query may call: plain scalar and aggregate functions.
+/// Anything else (PostgreSQL's `query_to_xml` runs SQL of its own) is
+/// refused.
+const SAFE_FUNCTIONS: &[&str] = &[
+    "abs",
+    "avg",
+    "coalesce",
+    "count",
+    "date",
+    "datetime",
+    "ifnull",
+    "instr",
+    "julianday",
+    "length",
+    "lower",
+    "ltrim",
+    "max",
+    "min",
+    "nullif",
+    "replace",
+    "round",
+    "rtrim",
+    "strftime",
+    "substr",
+    "substring",
+    "sum",
+    "total",
+    "trim",
+    "upper",
+];
 
 /// One side of an equality: a column (qualifier, name) or the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -109,6 +153,10 @@ struct Scope {
     /// The names of the common table expressions in scope, one entry per
     /// enclosing `WITH`.
     ctes: Vec<Vec<String>>,
+    /// How many `SELECT`s enclose the one being checked: in a nested one an
+    /// unqualified column may belong to an outer table, so only qualified
+    /// columns pin.
+    depth: usize,
     problem: Option<String>,
 }
 
@@ -117,6 +165,8 @@ struct Scope {
 /// join's `ON`).
 struct Table<'a> {
     name: String,
+    /// Whether the name has a single part (only such a name can be a CTE).
+    bare: bool,
     qualifier: String,
     own: Vec<&'a Expr>,
 }
@@ -126,6 +176,21 @@ impl Scope {
         self.ctes.iter().flatten().any(|c| c == name)
     }
 
+    fn refuse(&mut self, why: impl Into<String>) {
+        self.problem.get_or_insert_with(|| why.into());
+    }
+
+    /// Refuses writing to `table` when a CTE in scope has its name (the
+    /// write goes to the table, but the check would take it for the CTE).
+    fn check_target(&mut self, table: &ObjectName) {
+        if self.is_cte(&table_name(table)) {
+            self.refuse(format!(
+                "writes to `{}`, which a CTE of the query is also named; rename the CTE",
+                table_name(table)
+            ));
+        }
+    }
+
     /// Takes the CTE names of `with` into scope. Outside `WITH RECURSIVE`,
     /// a CTE that names itself or a later CTE reads a table of that name,
     /// which the scope would mistake for the CTE: such a query is refused.
@@ -133,13 +198,13 @@ impl Scope {
         let names: Vec<String> = with
             .cte_tables
             .iter()
-            .map(|c| c.alias.name.value.to_lowercase())
+            .map(|c| ident(&c.alias.name))
             .collect();
         if !with.recursive {
             for (i, cte) in with.cte_tables.iter().enumerate() {
                 let _ = sqlparser::ast::visit_relations(&cte.query, |name| {
                     if names[i..].contains(&table_name(name)) {
-                        self.problem = Some(format!(
+                        self.problem.get_or_insert(format!(
                             "has a CTE that reads a table named like itself or a later CTE (`{}`); rename the CTE",
                             table_name(name)
                         ));
@@ -154,12 +219,9 @@ impl Scope {
     fn term(&self, expr: &Expr) -> Option<Term> {
         match expr {
             Expr::Nested(inner) => self.term(inner),
-            Expr::Identifier(ident) => Some(Term::Column(None, ident.value.to_lowercase())),
+            Expr::Identifier(id) => Some(Term::Column(None, ident(id))),
             Expr::CompoundIdentifier(parts) => match parts.as_slice() {
-                [.., q, c] => Some(Term::Column(
-                    Some(q.value.to_lowercase()),
-                    c.value.to_lowercase(),
-                )),
+                [.., q, c] => Some(Term::Column(Some(ident(q)), ident(c))),
                 _ => None,
             },
             Expr::Value(v) => match &v.value {
@@ -203,13 +265,24 @@ impl Scope {
     /// Counts each of `tables` that `shared` (plus its own conditions)
     /// pins to the tenant.
     fn pin(&mut self, tables: &[Table<'_>], shared: &[&Expr]) {
-        let only = (tables.len() == 1).then(|| tables[0].qualifier.clone());
+        for (i, a) in tables.iter().enumerate() {
+            if tables[i + 1..]
+                .iter()
+                .any(|b| a.qualifier.eq_ignore_ascii_case(&b.qualifier))
+            {
+                self.refuse(format!(
+                    "names two tables `{}` (SQLite ignores the case of names); give them distinct aliases",
+                    a.qualifier
+                ));
+            }
+        }
+        let only = (tables.len() == 1 && self.depth == 0).then(|| tables[0].qualifier.clone());
         let mut facts = Equalities::default();
         for e in shared {
             self.learn(e, only.as_deref(), &mut facts);
         }
         for table in tables {
-            if self.is_cte(&table.name) {
+            if table.bare && self.is_cte(&table.name) {
                 continue;
             }
             let mut own = Equalities {
@@ -270,7 +343,7 @@ impl Scope {
             };
             let sets_tenant = names.iter().any(|n| table_name(n) == TENANT_COLUMN);
             if sets_tenant && self.term(&a.value) != Some(Term::Tenant) {
-                self.problem = Some(format!(
+                self.refuse(format!(
                     "assigns `{TENANT_COLUMN}`, which only `:{TENANT_COLUMN}` may be"
                 ));
             }
@@ -278,6 +351,12 @@ impl Scope {
     }
 
     fn check_update(&mut self, update: &Update) {
+        if update.or.is_some() {
+            self.refuse("uses `UPDATE OR ...`, which can replace another tenant's row");
+        }
+        if let TableFactor::Table { name, .. } = &update.table.relation {
+            self.check_target(name);
+        }
         self.refuse_tenant_assignments(&update.assignments);
         let mut shared: Vec<&Expr> = update.selection.iter().collect();
         let tables = Self::tables_of(std::slice::from_ref(&update.table), &mut shared);
@@ -288,6 +367,11 @@ impl Scope {
         let from = match &delete.from {
             FromTable::WithFromKeyword(f) | FromTable::WithoutKeyword(f) => f,
         };
+        for twj in from {
+            if let TableFactor::Table { name, .. } = &twj.relation {
+                self.check_target(name);
+            }
+        }
         let mut shared: Vec<&Expr> = delete.selection.iter().collect();
         let mut tables = Self::tables_of(from, &mut shared);
         if let Some(using) = &delete.using {
@@ -297,17 +381,34 @@ impl Scope {
     }
 
     fn check_insert(&mut self, insert: &Insert) {
-        if let Some(OnInsert::OnConflict(c)) = &insert.on
-            && let OnConflictAction::DoUpdate(update) = &c.action
-        {
-            self.refuse_tenant_assignments(&update.assignments);
+        if insert.or.is_some() || insert.replace_into {
+            self.refuse(
+                "uses `INSERT OR ...` or `REPLACE`, which can replace another tenant's row",
+            );
         }
-        if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &insert.on {
-            self.refuse_tenant_assignments(assignments);
+        match &insert.on {
+            None => {}
+            Some(OnInsert::OnConflict(c)) => {
+                if let OnConflictAction::DoUpdate(update) = &c.action {
+                    let keyed = matches!(
+                        &c.conflict_target,
+                        Some(ConflictTarget::Columns { columns, .. })
+                            if columns.iter().any(|c| ident(c) == TENANT_COLUMN)
+                    );
+                    if !keyed {
+                        self.refuse(format!(
+                            "updates on conflict without `{TENANT_COLUMN}` in the conflict target, so the row updated may be another tenant's"
+                        ));
+                    }
+                    self.refuse_tenant_assignments(&update.assignments);
+                }
+            }
+            Some(_) => self.refuse("uses an `ON DUPLICATE KEY` clause; use `ON CONFLICT`"),
         }
         let TableObject::TableName(name) = &insert.table else {
             return;
         };
+        self.check_target(name);
         let Some(at) = insert
             .columns
             .iter()
@@ -315,19 +416,45 @@ impl Scope {
         else {
             return;
         };
+        let width = insert.columns.len();
         let rows_pinned = match insert.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(values)) => values.rows.iter().all(|row| {
-                row.content
-                    .get(at)
-                    .is_some_and(|e| self.term(e) == Some(Term::Tenant))
+                row.content.len() == width && self.term(&row.content[at]) == Some(Term::Tenant)
             }),
-            Some(SetExpr::Select(select)) => select.projection.get(at).is_some_and(|item| {
-                matches!(item, sqlparser::ast::SelectItem::UnnamedExpr(e) if self.term(e) == Some(Term::Tenant))
-            }),
+            // No wildcards: `v.*` could shift the columns.
+            Some(SetExpr::Select(select)) => {
+                select.projection.len() == width
+                    && select.projection.iter().all(|item| {
+                        matches!(
+                            item,
+                            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+                        )
+                    })
+                    && match &select.projection[at] {
+                        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                            self.term(e) == Some(Term::Tenant)
+                        }
+                        _ => false,
+                    }
+            }
             _ => false,
         };
         if rows_pinned {
             *self.pinned.entry(table_name(name)).or_default() += 1;
+        }
+    }
+
+    /// Refuses a set expression the check cannot see into (`TABLE t`).
+    fn check_body(&mut self, body: &SetExpr) {
+        match body {
+            SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) => {}
+            SetExpr::SetOperation { left, right, .. } => {
+                self.check_body(left);
+                self.check_body(right);
+            }
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) => {}
+            _ => self
+                .refuse("uses a form of query the tenant check does not know (such as `TABLE t`)"),
         }
     }
 }
@@ -340,11 +467,12 @@ fn named<'a>(factor: &'a TableFactor, own: Vec<&'a Expr>) -> Option<Table<'a>> {
             alias,
             args: None,
             ..
-        } => Some(Table {
+        } if alias.as_ref().is_none_or(|a| a.columns.is_empty()) => Some(Table {
             name: table_name(name),
+            bare: name.0.len() == 1,
             qualifier: alias
                 .as_ref()
-                .map_or_else(|| table_name(name), |a| a.name.value.to_lowercase()),
+                .map_or_else(|| table_name(name), |a| ident(&a.name)),
             own,
         }),
         _ => None,
@@ -355,6 +483,7 @@ impl Visitor for Scope {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        self.check_body(&query.body);
         match &query.with {
             Some(with) => self.enter_with(with),
             None => self.ctes.push(Vec::new()),
@@ -369,7 +498,7 @@ impl Visitor for Scope {
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
         let name = table_name(relation);
-        if !self.is_cte(&name) {
+        if relation.0.len() > 1 || !self.is_cte(&name) {
             *self.used.entry(name).or_default() += 1;
         }
         ControlFlow::Continue(())
@@ -377,6 +506,26 @@ impl Visitor for Scope {
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
         self.check_select(select);
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_select(&mut self, _select: &Select) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(f) = expr {
+            let name = table_name(&f.name);
+            if f.name.0.len() > 1 || !SAFE_FUNCTIONS.contains(&name.as_str()) {
+                self.refuse(format!(
+                    "calls `{}`, which is not among the functions a named query may use ({})",
+                    f.name,
+                    SAFE_FUNCTIONS.join(", ")
+                ));
+            }
+        }
         ControlFlow::Continue(())
     }
 
@@ -385,7 +534,8 @@ impl Visitor for Scope {
             Statement::Update(u) => self.check_update(u),
             Statement::Delete(d) => self.check_delete(d),
             Statement::Insert(i) => self.check_insert(i),
-            _ => {}
+            Statement::Query(_) => {}
+            _ => self.refuse("is not a SELECT, INSERT, UPDATE or DELETE"),
         }
         ControlFlow::Continue(())
     }
@@ -493,6 +643,46 @@ mod tests {
             "INSERT INTO tickets (tenant_id, ticket_id) SELECT tenant_id, ticket_id FROM tickets WHERE tenant_id = $1",
             "tickets",
         );
+    }
+
+    #[test]
+    fn refuses_what_review_found_slipping_through() {
+        for sql in [
+            // A CTE named like the table written to.
+            "WITH customers AS (SELECT $1) UPDATE customers SET name = $2",
+            "WITH customers AS (SELECT $1) DELETE FROM customers",
+            "WITH tickets AS (SELECT $1) INSERT INTO tickets (tenant_id, ticket_id) VALUES ($2, $3)",
+            // A qualified name is never a CTE; a quoted CTE name is another name.
+            "WITH customers AS (SELECT 1) SELECT * FROM public.customers WHERE $1 IS NOT NULL",
+            "WITH \"Customers\" AS (SELECT 1 AS x) SELECT * FROM customers WHERE $1 IS NOT NULL",
+            // `TABLE t` and functions that run SQL of their own.
+            "SELECT * FROM customers WHERE tenant_id = $1 UNION ALL TABLE customers",
+            "SELECT query_to_xml('SELECT * FROM customers', true, false, '') WHERE $1 IS NOT NULL",
+            "SELECT pg_catalog.lower(name) FROM customers WHERE tenant_id = $1",
+            // A wildcard that shifts the inserted columns.
+            "INSERT INTO tickets (ticket_id, tenant_id, subject) SELECT v.*, $1 FROM (VALUES ($2, $3)) AS v",
+            // Aliases that differ only by case, and column-alias lists.
+            "SELECT \"C\".* FROM customers \"C\", tickets c WHERE c.tenant_id = $1",
+            "SELECT * FROM customers c WHERE c.tenant_id = $1 AND EXISTS \
+             (SELECT 1 FROM tickets \"C\" WHERE c.tenant_id = $1)",
+            "SELECT p.* FROM payments AS p(a, b, tenant_id) WHERE p.tenant_id = $1",
+            // In a nested SELECT an unqualified column may be an outer one.
+            "SELECT * FROM customers c WHERE c.tenant_id = $1 AND EXISTS \
+             (SELECT 1 FROM api_keys WHERE tenant_id = $1)",
+            // Upserts that may land on another tenant's row.
+            "INSERT INTO api_keys (key_id, tenant_id) VALUES ($2, $1) \
+             ON CONFLICT (key_id) DO UPDATE SET key_id = excluded.key_id",
+            "INSERT OR REPLACE INTO api_keys (key_id, tenant_id) VALUES ($2, $1)",
+            "REPLACE INTO api_keys (key_id, tenant_id) VALUES ($2, $1)",
+            "UPDATE OR REPLACE customers SET name = $2 WHERE tenant_id = $1",
+        ] {
+            assert!(check(sql, "$1").is_err(), "accepted: {sql}");
+        }
+        ok(
+            "SELECT * FROM customers c WHERE c.tenant_id = $1 AND EXISTS \
+            (SELECT 1 FROM tickets t WHERE t.tenant_id = $1 AND t.account_code = c.account_code)",
+        );
+        ok("INSERT INTO tickets (tenant_id, ticket_id) SELECT $1, $2");
     }
 
     #[test]

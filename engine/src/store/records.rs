@@ -382,9 +382,11 @@ pub async fn get_action(
 }
 
 /// How long an action may stay `executing` before it is taken to have been
-/// interrupted: far longer than any plugin call may run (its deadline is
-/// seconds), so a replica never sweeps another replica's live call.
-pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+/// interrupted: longer than an `execute` can run even at the largest
+/// deadline (60 s) with every write-conflict retry, so a replica does not
+/// sweep another's live call. Should one outlive it anyway, its outcome
+/// still replaces `interrupted` when it arrives.
+pub const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// Marks every action (of any tenant) that has been `executing` since
 /// before `cutoff` as `interrupted`: the engine that carried it out stopped
