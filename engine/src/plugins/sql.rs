@@ -85,10 +85,28 @@ fn scan(sql: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut start = 0;
     while i < bytes.len() {
         match bytes[i] {
+            b'\\' => {
+                return Err(
+                    "uses a backslash, which PostgreSQL (in E'...' strings) and SQLite read differently"
+                        .to_owned(),
+                );
+            }
             b'\'' | b'"' => {
                 let quote = bytes[i];
                 i += 1;
                 while i < bytes.len() && bytes[i] != quote {
+                    if bytes[i] == b'\\' {
+                        return Err(
+                            "uses a backslash, which PostgreSQL (in E'...' strings) and SQLite read differently"
+                                .to_owned(),
+                        );
+                    }
+                    if quote == b'"' && !bytes[i].is_ascii() {
+                        return Err(
+                            "uses a non-ASCII identifier, whose case the databases fold differently"
+                                .to_owned(),
+                        );
+                    }
                     i += 1;
                 }
                 i += 1;
@@ -103,7 +121,7 @@ fn scan(sql: &str) -> Result<Vec<Piece<'_>>, String> {
                         .to_owned(),
                 );
             }
-            b'$' | b'[' | b'`' => {
+            b'$' | b'[' | b'`' | b'@' | b'?' => {
                 return Err(format!(
                     "uses `{}` outside a string, which SQLite and PostgreSQL read differently; write parameters as :name",
                     bytes[i] as char
@@ -115,6 +133,18 @@ fn scan(sql: &str) -> Result<Vec<Piece<'_>>, String> {
                 }
             }
             b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
+            b':' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                return Err(
+                    "uses `:<digit>`, which SQLite and PostgreSQL read differently; write parameters as :name"
+                        .to_owned(),
+                );
+            }
+            c if !c.is_ascii() => {
+                return Err(
+                    "uses non-ASCII characters outside strings, whose case the databases fold differently"
+                        .to_owned(),
+                );
+            }
             b':' if bytes
                 .get(i + 1)
                 .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') =>
@@ -336,6 +366,18 @@ pub fn read_sqlite(
 ) -> Result<SqlRows, rusqlite::Error> {
     use rusqlite::types::{ToSqlOutput, Value, ValueRef};
     let mut statement = conn.prepare_cached(sql)?;
+    // Every parameter must be `$N` in order, so that binding by index binds
+    // what the tenant check saw (the query text is checked at load; this is
+    // a second line of defence).
+    let in_order = statement.parameter_count() == values.len()
+        && (1..=values.len())
+            .all(|i| statement.parameter_name(i) == Some(format!("${i}").as_str()));
+    if !in_order {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            statement.parameter_count(),
+            values.len(),
+        ));
+    }
     for (i, value) in values.iter().enumerate() {
         let bound = match value {
             SqlValue::Null => ToSqlOutput::Owned(Value::Null),
@@ -423,6 +465,12 @@ mod tests {
             "SELECT * FROM t WHERE tenant_id = $1",
             "SELECT [a' OR 1=1 --] FROM t WHERE tenant_id = :tenant_id",
             "SELECT `a` FROM t WHERE tenant_id = :tenant_id",
+            "SELECT e'\\', k.* FROM api_keys k --'\nWHERE :tenant_id IS NOT NULL",
+            "SELECT @x AS pad, k.* FROM api_keys k WHERE k.tenant_id = :tenant_id AND :v IS NULL",
+            "SELECT ?, k.* FROM api_keys k WHERE k.tenant_id = :tenant_id",
+            "SELECT :1, k.* FROM api_keys k WHERE k.tenant_id = :tenant_id",
+            "SELECT \u{212a}.* FROM api_keys \u{212a} WHERE k.tenant_id = :tenant_id",
+            "SELECT \"\u{212a}\".* FROM api_keys \"\u{212a}\" WHERE k.tenant_id = :tenant_id",
         ] {
             let err = prepare("q", QueryAccess::Read, sql).unwrap_err();
             assert!(err.contains("differently"), "{sql}: {err}");

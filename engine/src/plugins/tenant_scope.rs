@@ -67,7 +67,7 @@ fn ident(id: &sqlparser::ast::Ident) -> String {
     if id.quote_style.is_some() {
         id.value.clone()
     } else {
-        id.value.to_lowercase()
+        id.value.to_ascii_lowercase()
     }
 }
 
@@ -77,6 +77,12 @@ fn table_name(name: &ObjectName) -> String {
         Some(ObjectNamePart::Identifier(id)) => ident(id),
         _ => String::new(),
     }
+}
+
+/// Whether `name` is the tenant column as SQLite would read it (which
+/// ignores case, quoted or not).
+fn is_tenant_column(name: &ObjectName) -> bool {
+    table_name(name).eq_ignore_ascii_case(TENANT_COLUMN)
 }
 
 /// Functions a named query may call: plain scalar and aggregate functions.
@@ -332,6 +338,24 @@ impl Scope {
     fn check_select(&mut self, select: &Select) {
         let mut shared: Vec<&Expr> = select.selection.iter().collect();
         let tables = Self::tables_of(&select.from, &mut shared);
+        // Aliases of derived tables and functions may not twin a table's.
+        let others: Vec<String> = select
+            .from
+            .iter()
+            .flat_map(|twj| {
+                std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation))
+            })
+            .filter(|f| !matches!(f, TableFactor::Table { args: None, .. }))
+            .filter_map(factor_alias)
+            .collect();
+        for t in &tables {
+            if others.iter().any(|o| o.eq_ignore_ascii_case(&t.qualifier)) {
+                self.refuse(format!(
+                    "names two relations `{}`; give them distinct aliases",
+                    t.qualifier
+                ));
+            }
+        }
         self.pin(&tables, &shared);
     }
 
@@ -341,7 +365,7 @@ impl Scope {
                 AssignmentTarget::ColumnName(n) => vec![n],
                 AssignmentTarget::Tuple(ns) => ns.iter().collect(),
             };
-            let sets_tenant = names.iter().any(|n| table_name(n) == TENANT_COLUMN);
+            let sets_tenant = names.iter().any(|n| is_tenant_column(n));
             if sets_tenant && self.term(&a.value) != Some(Term::Tenant) {
                 self.refuse(format!(
                     "assigns `{TENANT_COLUMN}`, which only `:{TENANT_COLUMN}` may be"
@@ -393,7 +417,7 @@ impl Scope {
                     let keyed = matches!(
                         &c.conflict_target,
                         Some(ConflictTarget::Columns { columns, .. })
-                            if columns.iter().any(|c| ident(c) == TENANT_COLUMN)
+                            if columns.iter().any(|c| c.value.eq_ignore_ascii_case(TENANT_COLUMN))
                     );
                     if !keyed {
                         self.refuse(format!(
@@ -409,11 +433,15 @@ impl Scope {
             return;
         };
         self.check_target(name);
-        let Some(at) = insert
-            .columns
-            .iter()
-            .position(|c| table_name(c) == TENANT_COLUMN)
-        else {
+        for (i, a) in insert.columns.iter().enumerate() {
+            let twice = insert.columns[i + 1..]
+                .iter()
+                .any(|b| table_name(a).eq_ignore_ascii_case(&table_name(b)));
+            if twice {
+                self.refuse(format!("lists column `{}` twice", table_name(a)));
+            }
+        }
+        let Some(at) = insert.columns.iter().position(is_tenant_column) else {
             return;
         };
         let width = insert.columns.len();
@@ -457,6 +485,19 @@ impl Scope {
                 .refuse("uses a form of query the tenant check does not know (such as `TABLE t`)"),
         }
     }
+}
+
+/// The alias of any table factor.
+fn factor_alias(factor: &TableFactor) -> Option<String> {
+    let alias = match factor {
+        TableFactor::Table { alias, .. }
+        | TableFactor::Derived { alias, .. }
+        | TableFactor::TableFunction { alias, .. }
+        | TableFactor::Function { alias, .. }
+        | TableFactor::UNNEST { alias, .. } => alias.as_ref(),
+        _ => None,
+    };
+    alias.map(|a| ident(&a.name))
 }
 
 /// A named table (not a table function), with its own conditions.
@@ -534,8 +575,17 @@ impl Visitor for Scope {
             Statement::Update(u) => self.check_update(u),
             Statement::Delete(d) => self.check_delete(d),
             Statement::Insert(i) => self.check_insert(i),
-            Statement::Query(_) => {}
+            Statement::Query(_) => return ControlFlow::Continue(()),
             _ => self.refuse("is not a SELECT, INSERT, UPDATE or DELETE"),
+        }
+        // A SELECT inside a write may see the written table's columns.
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_statement(&mut self, statement: &Statement) -> ControlFlow<()> {
+        if !matches!(statement, Statement::Query(_)) {
+            self.depth = self.depth.saturating_sub(1);
         }
         ControlFlow::Continue(())
     }
@@ -675,6 +725,14 @@ mod tests {
             "INSERT OR REPLACE INTO api_keys (key_id, tenant_id) VALUES ($2, $1)",
             "REPLACE INTO api_keys (key_id, tenant_id) VALUES ($2, $1)",
             "UPDATE OR REPLACE customers SET name = $2 WHERE tenant_id = $1",
+            // The second review: SQLite folds the case of quoted names too.
+            "UPDATE api_keys SET \"TENANT_ID\" = $2 WHERE tenant_id = $1",
+            "INSERT INTO api_keys (\"TENANT_ID\", tenant_id, key_hash) VALUES ($2, $1, $3)",
+            // A derived table twinning a table's alias.
+            "SELECT K.* FROM api_keys K, (SELECT $1 AS tenant_id) k WHERE k.tenant_id = $1",
+            // Subqueries of a write may see the written table's columns.
+            "UPDATE tickets SET subject = (SELECT t.name FROM tenants t \
+             WHERE tenant_id = $1 LIMIT 1) WHERE tenant_id = $1",
         ] {
             assert!(check(sql, "$1").is_err(), "accepted: {sql}");
         }
