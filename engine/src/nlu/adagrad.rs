@@ -117,7 +117,7 @@ impl Half {
         &mut self,
         x: &Sparse,
         y: usize,
-        own: (f32, f32),
+        own_max: f32,
         norms: [(f32, f32); 2],
         now: f32,
         settings: &TrainSettings,
@@ -126,7 +126,7 @@ impl Half {
         if n == 0 {
             return;
         }
-        let scale = normaliser_scale(own.0, norms);
+        let scale = normaliser_scale(own_max, norms);
         for s in &mut self.scores {
             *s *= scale;
         }
@@ -317,7 +317,7 @@ fn run_half(
         exchange.publish(me, step, own);
         let other = exchange.wait(1 - me, step);
         let norms = if me == 0 { [own, other] } else { [other, own] };
-        half.backward(x, *y, own, norms, step as f32, settings);
+        half.backward(x, *y, own.0, norms, step as f32, settings);
     }
 }
 
@@ -364,7 +364,7 @@ fn train_on(
             let (x, y) = &data[k as usize];
             let norms = [halves[0].forward(x), halves[1].forward(x)];
             for (half, own) in halves.iter_mut().zip(norms) {
-                half.backward(x, *y, own, norms, step as f32, &settings);
+                half.backward(x, *y, own.0, norms, step as f32, &settings);
             }
         }
     }

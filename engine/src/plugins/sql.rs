@@ -81,26 +81,22 @@ enum Piece<'a> {
 fn scan(sql: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut pieces = Vec::new();
     let bytes = sql.as_bytes();
+    if sql.contains('\\') {
+        // Anywhere, in a string too: PostgreSQL's E'...' strings escape
+        // with it, so the string would end elsewhere than SQLite ends it.
+        return Err(
+            "uses a backslash, which PostgreSQL (in E'...' strings) and SQLite read differently"
+                .to_owned(),
+        );
+    }
     let mut i = 0;
     let mut start = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'\\' => {
-                return Err(
-                    "uses a backslash, which PostgreSQL (in E'...' strings) and SQLite read differently"
-                        .to_owned(),
-                );
-            }
             b'\'' | b'"' => {
                 let quote = bytes[i];
                 i += 1;
                 while i < bytes.len() && bytes[i] != quote {
-                    if bytes[i] == b'\\' {
-                        return Err(
-                            "uses a backslash, which PostgreSQL (in E'...' strings) and SQLite read differently"
-                                .to_owned(),
-                        );
-                    }
                     if quote == b'"' && !bytes[i].is_ascii() {
                         return Err(
                             "uses a non-ASCII identifier, whose case the databases fold differently"

@@ -666,18 +666,13 @@ mod tests {
             "SELECT * FROM (WITH customers AS (SELECT 1 AS x) SELECT * FROM customers) a, customers",
             "customers",
         );
-        let err = check(
+        refused(
             "WITH customers AS (SELECT * FROM customers) SELECT * FROM customers WHERE tenant_id = $1",
-            "$1",
-        )
-        .unwrap_err();
-        assert!(err.contains("named like itself"), "{err}");
-        assert!(
-            check(
-                "WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a WHERE $1 = $1",
-                "$1"
-            )
-            .is_err()
+            "named like itself",
+        );
+        refused(
+            "WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a WHERE $1 = $1",
+            "named like itself or a later CTE (`b`)",
         );
         refused("UPDATE customers SET name = $2", "customers");
         refused(
@@ -745,24 +740,18 @@ mod tests {
 
     #[test]
     fn refuses_moving_rows_to_another_tenant() {
-        let err = check(
+        refused(
             "UPDATE customers SET tenant_id = $2 WHERE tenant_id = $1",
-            "$1",
-        )
-        .unwrap_err();
-        assert!(err.contains("assigns `tenant_id`"), "{err}");
-        assert!(
-            check(
-                "INSERT INTO t (tenant_id, a) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET tenant_id = $3",
-                "$1"
-            )
-            .is_err()
+            "assigns `tenant_id`",
+        );
+        refused(
+            "INSERT INTO t (tenant_id, a) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET tenant_id = $3",
+            "on conflict",
         );
     }
 
     #[test]
     fn refuses_what_it_cannot_parse() {
-        let err = check("SELECT FROM WHERE", "$1").unwrap_err();
-        assert!(err.contains("cannot be parsed"), "{err}");
+        refused("SELECT FROM WHERE", "cannot be parsed");
     }
 }

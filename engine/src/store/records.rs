@@ -10,7 +10,13 @@ use crate::TenantId;
 
 /// The current time, RFC 3339 UTC with milliseconds (sorts as text).
 pub fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(chrono::Utc::now())
+}
+
+/// A time in the stored format (RFC 3339 to the millisecond, UTC), which
+/// sorts as text in time order.
+fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A new id.
@@ -415,7 +421,7 @@ pub fn text_before(age: std::time::Duration) -> String {
     let at = chrono::Utc::now()
         .checked_sub_signed(age)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(at)
 }
 
 /// Moves an action from `from` to `to`; false when it was not in `from`
