@@ -241,6 +241,7 @@ async fn serve(db: Db, ai: &AiConfig) -> String {
         sealer,
         api: ApiConfig::default(),
         config_path: None,
+        background: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

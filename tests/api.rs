@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard::api::{AppState, router};
+use switchboard::api::AppState;
 use switchboard::auth::{Authenticator, Claims, now_secs};
 use switchboard::config::{ApiConfig, Config};
 use switchboard::plugins::PluginHost;
@@ -32,6 +32,10 @@ struct Server {
     http: reqwest::Client,
     db: Db,
     pg_database: Option<String>,
+    /// Starts the server's graceful shutdown.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The serving task; it ends once the shutdown is complete.
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: TempDir,
 }
 
@@ -66,20 +70,41 @@ async fn serve(config: &Config, db: Db, dir: TempDir, pg_database: Option<String
         sealer: Sealer::new("test-master-key"),
         api: ApiConfig::default(),
         config_path: None,
+        background: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(switchboard::server::serve_until(
+        state,
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Server {
         base,
         http: reqwest::Client::new(),
         db,
         pg_database,
+        stop: Some(stop),
+        served: Some(served),
         _dir: dir,
     }
 }
 
 impl Server {
+    /// Shuts the server down gracefully, as SIGTERM does, and waits until
+    /// it has finished.
+    async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap().unwrap();
+        }
+    }
+
     async fn finish(self) {
         if let Some(name) = self.pg_database {
             self.db.pool().close().await;
@@ -1022,6 +1047,11 @@ on_both!(
 /// A server on SQLite with the core plugins and the hostile one, granted
 /// `grants` (a TOML list) and cut off after `deadline_ms`.
 async fn hostile_server(grants: &str, deadline_ms: u64) -> Server {
+    hostile_server_with(grants, deadline_ms, "").await
+}
+
+/// As [`hostile_server`], with `plugins` (TOML keys) added to `[plugins]`.
+async fn hostile_server_with(grants: &str, deadline_ms: u64, plugins: &str) -> Server {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
     let db = Db::open(&url, 4).await.unwrap();
@@ -1032,6 +1062,7 @@ async fn hostile_server(grants: &str, deadline_ms: u64) -> Server {
             r#"
 [plugins]
 cache_dir = "{{cache}}"
+{plugins}
 [plugins.breaker]
 failure_threshold = 100
 [[plugin]]
@@ -1120,6 +1151,198 @@ async fn a_confirmed_action_is_settled_even_if_the_client_hangs_up() {
         status, "failed",
         "the timed-out change is recorded as failed"
     );
+}
+
+/// Asks for the hostile `stall` action and returns its pending action's id.
+async fn propose_stall(s: &Server, token: &str) -> String {
+    let (st, b) = s.ask(token, "hostile stall").await;
+    assert_eq!(
+        (st, &b["intent"]),
+        (StatusCode::OK, &json!("hostile.stall")),
+        "{b}"
+    );
+    b["pending_action"]["action_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn action_status(s: &Server, id: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM chatbot_actions WHERE action_id = $1")
+        .bind(id)
+        .fetch_one(s.db.pool())
+        .await
+        .unwrap()
+}
+
+/// A graceful shutdown waits for a confirmed action whose client has
+/// already hung up: when the server has stopped, the outcome is recorded
+/// and nothing is left `executing`.
+#[tokio::test]
+async fn a_shutdown_waits_for_confirmed_actions_to_be_settled() {
+    let mut s = hostile_server(r#"["hostile.customers", "hostile.rename"]"#, 600).await;
+    let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
+    let id = propose_stall(&s, &token).await;
+    let hung_up = s
+        .http
+        .post(format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .timeout(std::time::Duration::from_millis(150))
+        .send()
+        .await;
+    assert!(
+        hung_up.is_err_and(|e| e.is_timeout()),
+        "the client gave up first"
+    );
+    assert_eq!(action_status(&s, &id).await, "executing");
+    // No connection is left open, so the HTTP server stops at once; the
+    // shutdown must still wait for the change to end (at its deadline).
+    s.shut_down().await;
+    assert_eq!(
+        action_status(&s, &id).await,
+        "failed",
+        "the timed-out change is recorded before the server is done"
+    );
+}
+
+/// The outcome of a change that outlived the stuck-action sweep replaces
+/// `interrupted`: the sweep only guessed, the outcome is known.
+#[tokio::test]
+async fn a_late_outcome_replaces_interrupted() {
+    let s = hostile_server(r#"["hostile.customers", "hostile.rename"]"#, 600).await;
+    let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
+    let id = propose_stall(&s, &token).await;
+    let confirm = tokio::spawn({
+        let (http, url, token) = (
+            s.http.clone(),
+            format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base),
+            token.clone(),
+        );
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    });
+    let mut status = action_status(&s, &id).await;
+    for _ in 0..100 {
+        if status == "executing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        status = action_status(&s, &id).await;
+    }
+    assert_eq!(status, "executing");
+    // A sweep whose cutoff is later than the claim (as if the call had
+    // run for longer than `STUCK_AFTER`).
+    let swept = records::interrupt_stuck_actions(&s.db, "9999-12-31T23:59:59.999Z")
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    assert_eq!(action_status(&s, &id).await, "interrupted");
+    let (st, b) = confirm.await.unwrap();
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::GATEWAY_TIMEOUT, "plugin_timeout"),
+        "{b}"
+    );
+    assert_eq!(action_status(&s, &id).await, "failed");
+    let result: String =
+        sqlx::query_scalar("SELECT result FROM chatbot_actions WHERE action_id = $1")
+            .bind(&id)
+            .fetch_one(s.db.pool())
+            .await
+            .unwrap();
+    assert!(!result.contains("interrupted"), "{result}");
+}
+
+/// With every plugin slot held past `queue_timeout_ms`, a query gets a
+/// clear 503 `plugin_busy` with `Retry-After` (and is recorded), a confirm
+/// gets the same and its action stays pending; once the slot is free,
+/// both work again.
+#[tokio::test]
+async fn calls_that_find_every_plugin_slot_busy_get_503() {
+    let s = hostile_server_with(
+        r#"["hostile.customers", "hostile.rename"]"#,
+        500,
+        "max_concurrent_calls = 1\nqueue_timeout_ms = 50",
+    )
+    .await;
+    let token = s.token(
+        "9",
+        1,
+        "support_agent",
+        &["hostile_read", "hostile_write", "network_read"],
+    );
+    let id = propose_stall(&s, &token).await;
+    // Holds the only slot until its deadline.
+    let busy = tokio::spawn({
+        let (http, url, token) = (
+            s.http.clone(),
+            format!("{}/api/v1/chatbot/query", s.base),
+            token.clone(),
+        );
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&json!({ "text": "hostile infinite_loop" }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+
+    let r = s
+        .http
+        .post(format!("{}/api/v1/chatbot/query", s.base))
+        .bearer_auth(&token)
+        .json(&json!({ "text": "any outages in the north?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(code(&b), "plugin_busy", "{b}");
+
+    let (st, b) = s
+        .post(
+            &format!("/api/v1/chatbot/actions/{id}/confirm"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, code(&b)),
+        (StatusCode::SERVICE_UNAVAILABLE, "plugin_busy"),
+        "{b}"
+    );
+    assert_eq!(action_status(&s, &id).await, "pending", "still confirmable");
+
+    assert_eq!(busy.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
+    let (st, b) = s.ask(&token, "any outages in the north?").await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (_, h) = s.get("/api/v1/chatbot/history", &token).await;
+    assert_eq!(
+        h["total"], 4,
+        "the stall proposal, the loop, the refused and the answered query are recorded"
+    );
+    let (st, b) = s
+        .post(
+            &format!("/api/v1/chatbot/actions/{id}/cancel"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "the action was still pending: {b}");
 }
 
 /// Metrics in Prometheus text, and a request id on every response.

@@ -291,6 +291,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 sealer,
                 api: config.api,
                 config_path: cli.config.clone(),
+                background: Default::default(),
             });
             server::serve(state, config.server.addr)
                 .await

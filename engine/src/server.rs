@@ -19,11 +19,50 @@ pub async fn serve_on(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
+    serve_until(state, listener, shutdown_signal()).await
+}
+
+/// How long a shutdown waits for confirmed actions still running after the
+/// last connection closed. Each is bounded by its plugin's deadline and the
+/// database's timeouts, so this is only a backstop; an action cut off here
+/// is marked `interrupted` by a later sweep (see [`records::STUCK_AFTER`]).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting,
+/// finishes the requests in flight and waits (up to [`SHUTDOWN_GRACE`]) for
+/// confirmed actions whose client has gone, so that each one's outcome is
+/// recorded before the process exits.
+pub async fn serve_until(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     spawn_sighup_reload(state.clone());
     spawn_stuck_action_sweeper(state.clone());
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let served = axum::serve(listener, api::router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    finish_background(&state).await;
+    served
+}
+
+async fn finish_background(state: &AppState) {
+    state.background.close();
+    if !state.background.is_empty() {
+        tracing::info!(
+            actions = state.background.len(),
+            "waiting for confirmed actions to finish"
+        );
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, state.background.wait())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            actions = state.background.len(),
+            "confirmed actions still running at shutdown; a later sweep marks them interrupted"
+        );
+    }
 }
 
 fn spawn_sighup_reload(state: Arc<AppState>) {

@@ -224,7 +224,7 @@ fn ctx(caller: &Caller) -> CallContext {
         (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
         (status = 422, description = "Invalid field (e.g. text empty or too long)", body = ErrorBody),
         (status = 502, description = "The plugin failed", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 503, description = "Database unavailable, or every plugin slot busy (`plugin_busy`); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 504, description = "The plugin timed out", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -321,10 +321,10 @@ pub async fn query(
             ))),
         ),
         Status::PluginFailed { plugin, code } => {
-            let (status, code_text) = if *code == FailureCode::PluginTimeout {
-                (StatusCode::GATEWAY_TIMEOUT, "plugin_timeout")
-            } else {
-                (StatusCode::BAD_GATEWAY, "plugin_failed")
+            let (status, code_text) = match code {
+                FailureCode::PluginTimeout => (StatusCode::GATEWAY_TIMEOUT, "plugin_timeout"),
+                FailureCode::PluginBusy => (StatusCode::SERVICE_UNAVAILABLE, "plugin_busy"),
+                _ => (StatusCode::BAD_GATEWAY, "plugin_failed"),
             };
             (
                 "failed",
@@ -696,7 +696,7 @@ async fn load_pending(
         (status = 409, description = "Already executing, executed, interrupted, cancelled, failed or expired, or the change kept colliding with concurrent changes", body = ErrorBody),
         (status = 422, description = "The plugin refused the change (not found or invalid input)", body = ErrorBody),
         (status = 502, description = "The plugin failed", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 503, description = "Database unavailable, or every plugin slot busy (`plugin_busy`, the action stays pending); retry after `Retry-After` seconds", body = ErrorBody),
         (status = 504, description = "The plugin timed out", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -716,7 +716,9 @@ pub async fn confirm(
     // The change runs in a task of its own, from claiming the action to
     // recording the outcome: a client that hangs up mid-call must not leave
     // it `executing` (see `records::interrupt_stuck_actions` for a crash).
-    let task = tokio::spawn(execute_confirmed(state.clone(), caller.clone(), id, action));
+    let task = state
+        .background
+        .spawn(execute_confirmed(state.clone(), caller.clone(), id, action));
     task.await.unwrap_or_else(|_| {
         Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -779,6 +781,22 @@ async fn execute_confirmed(
                 response_text: outcome.response_text,
                 structured_data: outcome.structured_data,
             }))
+        }
+        Err(DispatchError::Failed {
+            code: FailureCode::PluginBusy,
+            plugin,
+            ..
+        }) => {
+            // Nothing ran: the action stays confirmable.
+            records::transition_action(&state.db, caller.tenant, &id, "executing", "pending", None)
+                .await?;
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "plugin_busy",
+                format!(
+                    "plugin `{plugin}` could not be run: every plugin slot is busy; the action is still pending, confirm it again shortly"
+                ),
+            ))
         }
         Err(error) => {
             let result = json!({ "error": error.to_string() });

@@ -99,8 +99,9 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
+        let status = self.status;
+        let mut response = (
+            status,
             Json(ErrorBody {
                 error: ErrorDetail {
                     code: self.code.to_owned(),
@@ -108,7 +109,15 @@ impl IntoResponse for ApiError {
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        // Every 503 is transient (database away, plugins saturated).
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

@@ -16,6 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
+use tokio_util::task::TaskTracker;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_redoc::{Redoc, Servable};
@@ -44,6 +45,9 @@ pub struct AppState {
     pub api: ApiConfig,
     /// Where the configuration was read from, for reloads.
     pub config_path: Option<PathBuf>,
+    /// Work that outlives its request (a confirmed action runs to its end
+    /// even if the client hangs up); a graceful shutdown waits for it.
+    pub background: TaskTracker,
 }
 
 impl AppState {

@@ -288,6 +288,9 @@ pub struct PluginsConfig {
     pub breaker: BreakerConfig,
     /// Plugin instances that may run at once, across all plugins.
     pub max_concurrent_calls: u32,
+    /// How long a call waits for one of those instances before it is
+    /// refused as busy (`503 plugin_busy`), in milliseconds.
+    pub queue_timeout_ms: u64,
 }
 
 impl Default for PluginsConfig {
@@ -298,6 +301,7 @@ impl Default for PluginsConfig {
             limits: Limits::default(),
             breaker: BreakerConfig::default(),
             max_concurrent_calls: 64,
+            queue_timeout_ms: 1000,
         }
     }
 }

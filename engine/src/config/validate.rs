@@ -119,6 +119,13 @@ impl Config {
             1,
             1000,
         )?;
+        check_range(
+            self,
+            "plugins.queue_timeout_ms",
+            self.plugins.queue_timeout_ms,
+            1,
+            60_000,
+        )?;
 
         check_range(
             self,

@@ -36,6 +36,9 @@ pub enum FailureCode {
     /// A write kept colliding with concurrent writes (e.g. two replicas
     /// taking the same next ticket number) after the host's retries.
     PluginWriteConflict,
+    /// Every plugin slot stayed busy for longer than
+    /// `plugins.queue_timeout_ms`: the engine is overloaded, not the plugin.
+    PluginBusy,
 }
 
 impl FailureCode {
@@ -55,6 +58,7 @@ impl FailureCode {
             Self::PluginUnavailable => "plugin_unavailable",
             Self::PluginHostError => "plugin_host_error",
             Self::PluginWriteConflict => "plugin_write_conflict",
+            Self::PluginBusy => "plugin_busy",
         }
     }
 
@@ -62,7 +66,10 @@ impl FailureCode {
     pub fn counts_against_plugin(self) -> bool {
         !matches!(
             self,
-            Self::PluginUnavailable | Self::PluginHostError | Self::PluginWriteConflict
+            Self::PluginUnavailable
+                | Self::PluginHostError
+                | Self::PluginWriteConflict
+                | Self::PluginBusy
         )
     }
 }

@@ -23,6 +23,7 @@ pub mod types;
 mod v0_1_0;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
@@ -48,6 +49,8 @@ pub struct PluginHost {
     current: ArcSwap<PluginSet>,
     db: Option<Db>,
     permits: Arc<Semaphore>,
+    /// How long a call waits for a permit before it is refused as busy.
+    queue_timeout: Duration,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -75,6 +78,7 @@ impl PluginHost {
             current: ArcSwap::from_pointee(set),
             db,
             permits: Arc::new(Semaphore::new(max as usize)),
+            queue_timeout: Duration::from_millis(config.plugins.queue_timeout_ms),
         })
     }
 
@@ -130,7 +134,7 @@ impl PluginHost {
             .ok_or_else(|| DispatchError::UnknownIntent(request.intent.clone()))?;
         let runtime = self.runtime.clone();
         let db = self.db.clone();
-        run(&self.permits, &plugin, async {
+        run(&self.permits, self.queue_timeout, &plugin, async {
             plugin.handle(&runtime, db, ctx, &request, kind).await
         })
         .await
@@ -158,9 +162,10 @@ impl PluginHost {
         // A confirmed action runs to its end even if the client goes away
         // meanwhile: its own task, not the request's.
         let permits = self.permits.clone();
+        let queue_timeout = self.queue_timeout;
         let name = plugin.name().to_owned();
         tokio::spawn(async move {
-            run(&permits, &plugin, async {
+            run(&permits, queue_timeout, &plugin, async {
                 plugin.execute(&runtime, db, &ctx, &call).await
             })
             .await
@@ -176,8 +181,11 @@ impl PluginHost {
 
 /// Runs `call` to `plugin` under a permit of `permits` (bounded
 /// concurrency) on the calling task, and records its duration and outcome.
+/// A call that gets no permit within `queue_timeout` fails as
+/// [`FailureCode::PluginBusy`] without touching the plugin or its breaker.
 async fn run<T>(
     permits: &Semaphore,
+    queue_timeout: Duration,
     plugin: &Arc<LoadedPlugin>,
     call: impl std::future::Future<Output = Result<T, DispatchError>>,
 ) -> Result<T, DispatchError> {
@@ -186,10 +194,20 @@ async fn run<T>(
         code: FailureCode::PluginHostError,
         message,
     };
-    let permit = permits
-        .acquire()
-        .await
-        .map_err(|e| host_error(e.to_string()))?;
+    let permit = match tokio::time::timeout(queue_timeout, permits.acquire()).await {
+        Ok(permit) => permit.map_err(|e| host_error(e.to_string()))?,
+        Err(_) => {
+            metrics::counter!("switchboard_plugin_failures_total", "plugin" => plugin.name().to_owned(), "code" => FailureCode::PluginBusy.as_str()).increment(1);
+            return Err(DispatchError::Failed {
+                plugin: plugin.name().to_owned(),
+                code: FailureCode::PluginBusy,
+                message: format!(
+                    "every plugin slot stayed busy for {} ms; try again",
+                    queue_timeout.as_millis()
+                ),
+            });
+        }
+    };
     let started = std::time::Instant::now();
     // The call runs on this task, and yields at every epoch tick.
     let result = call.await;
