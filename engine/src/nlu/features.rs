@@ -136,48 +136,80 @@ pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<
 }
 
 fn raw_features(tokens: &[Token], settings: &FeatureSettings) -> (Vec<String>, Vec<String>) {
-    let words: Vec<&str> = tokens.iter().map(|t| t.stem.as_str()).collect();
-    let mut word_feats = Vec::with_capacity(words.len() * 3);
+    let mut word_feats = Vec::with_capacity(tokens.len() * 3);
+    let mut char_feats = Vec::new();
+    each_feature(tokens, settings, |feature, is_char| {
+        if is_char {
+            char_feats.push(feature.to_owned());
+        } else {
+            word_feats.push(feature.to_owned());
+        }
+    });
+    (word_feats, char_feats)
+}
+
+/// Calls `visit` with each n-gram feature of `tokens` (word features
+/// first, then character ones, flagged `true`), built in one reused buffer:
+/// predicting looks features up without allocating one string per n-gram.
+fn each_feature(tokens: &[Token], settings: &FeatureSettings, mut visit: impl FnMut(&str, bool)) {
+    use std::fmt::Write;
+    let mut buf = String::with_capacity(64);
     let at = |i: isize| -> &str {
         if i < 0 {
             "<s>"
         } else {
-            words.get(i as usize).copied().unwrap_or("</s>")
+            tokens.get(i as usize).map_or("</s>", |t| t.stem.as_str())
         }
     };
-    for (i, w) in words.iter().enumerate() {
-        word_feats.push(format!("w:{w}"));
+    // Writing to a `String` cannot fail.
+    let mut emit = |buf: &mut String, parts: std::fmt::Arguments<'_>, is_char: bool| {
+        buf.clear();
+        let _ = buf.write_fmt(parts);
+        visit(buf, is_char);
+    };
+    for (i, t) in tokens.iter().enumerate() {
+        let w = t.stem.as_str();
+        emit(&mut buf, format_args!("w:{w}"), false);
         let i = i as isize;
         if settings.bigrams {
-            word_feats.push(format!("b:{} {w}", at(i - 1)));
+            emit(&mut buf, format_args!("b:{} {w}", at(i - 1)), false);
         }
-        if settings.trigrams && words.len() > 1 {
-            word_feats.push(format!("t:{} {} {w}", at(i - 2), at(i - 1)));
+        if settings.trigrams && tokens.len() > 1 {
+            emit(
+                &mut buf,
+                format_args!("t:{} {} {w}", at(i - 2), at(i - 1)),
+                false,
+            );
         }
     }
     if settings.bigrams
-        && let Some(last) = words.last()
+        && let Some(last) = tokens.last()
     {
-        word_feats.push(format!("b:{last} </s>"));
+        emit(&mut buf, format_args!("b:{} </s>", last.stem), false);
     }
-    let mut char_feats = Vec::new();
+    let mut padded: Vec<char> = Vec::new();
     for t in tokens.iter().filter(|t| !t.is_slot()) {
         let w = if settings.chars_from_surface {
             &t.surface
         } else {
             &t.stem
         };
-        let padded: Vec<char> = format!("<{w}>").chars().collect();
+        padded.clear();
+        padded.push('<');
+        padded.extend(w.chars());
+        padded.push('>');
         for n in settings.char_min..=settings.char_max {
             if padded.len() < n {
                 break;
             }
             for win in padded.windows(n) {
-                char_feats.push(format!("c:{}", win.iter().collect::<String>()));
+                buf.clear();
+                buf.push_str("c:");
+                buf.extend(win);
+                visit(&buf, true);
             }
         }
     }
-    (word_feats, char_feats)
 }
 
 /// The dense part of the features: the IDF-weighted mean of the word
@@ -312,13 +344,12 @@ impl Featurizer {
 
     /// The TF-IDF vector of an analysed text.
     pub fn transform(&self, words: &[Token]) -> Sparse {
-        let (w, c) = raw_features(words, &self.settings);
         let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
-        for f in w.iter().chain(c.iter()) {
+        each_feature(words, &self.settings, |f, _| {
             if let Some(&i) = self.index.get(f) {
                 *tf.entry(i).or_default() += 1.0;
             }
-        }
+        });
         let mut vec: Sparse = tf
             .into_iter()
             .map(|(i, count)| (i, (1.0 + count.ln()) * self.idf[i as usize]))

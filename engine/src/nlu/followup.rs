@@ -65,10 +65,10 @@ pub fn resolve(nlu: &Nlu, text: &str, history: &[String]) -> Interpretation {
 }
 
 fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpretation {
-    let own = nlu.extract(text);
     let Some(last) = previous.iter().rev().find(|p| p.intent != NONE_INTENT) else {
         return nlu.interpret_single(text);
     };
+    let own = nlu.extract(text);
     // What the conversation could supply, if the text refers back to it.
     let available: Vec<&str> = if refers_back(text) {
         previous
@@ -79,11 +79,11 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
         Vec::new()
     };
     let mut result = nlu.interpret_with_context(text, &available);
-    let closing = result.intent == NONE_INTENT && !swaps_a_detail(text, &own);
-    if closing {
+    let swap = swaps_a_detail(text, &own);
+    if result.intent == NONE_INTENT && !swap {
+        // A closing remark.
         return result;
     }
-    let swap = swaps_a_detail(text, &own);
     if swap {
         result.carried_intent = result.intent != last.intent;
         result.alternatives.retain(|(i, _)| *i != last.intent);
