@@ -1112,36 +1112,11 @@ async fn plugin_failures_are_502_and_504() {
 async fn a_confirmed_action_is_settled_even_if_the_client_hangs_up() {
     let s = hostile_server(r#"["hostile.customers", "hostile.rename"]"#, 300).await;
     let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
-    let (st, b) = s.ask(&token, "hostile stall").await;
-    assert_eq!(
-        (st, &b["intent"]),
-        (StatusCode::OK, &json!("hostile.stall")),
-        "{b}"
-    );
-    let id = b["pending_action"]["action_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    let hung_up = s
-        .http
-        .post(format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .timeout(std::time::Duration::from_millis(150))
-        .send()
-        .await;
-    assert!(
-        hung_up.is_err_and(|e| e.is_timeout()),
-        "the client gave up first"
-    );
+    let id = propose_stall(&s, &token).await;
+    confirm_and_hang_up(&s, &token, &id).await;
     let mut status = String::from("executing");
     for _ in 0..200 {
-        status = sqlx::query_scalar("SELECT status FROM chatbot_actions WHERE action_id = $1")
-            .bind(&id)
-            .fetch_one(s.db.pool())
-            .await
-            .unwrap();
+        status = action_status(&s, &id).await;
         if status != "executing" {
             break;
         }
@@ -1167,6 +1142,24 @@ async fn propose_stall(s: &Server, token: &str) -> String {
         .to_owned()
 }
 
+/// Confirms action `id` and gives up waiting after 150 ms, as a client
+/// that hangs up mid-call.
+async fn confirm_and_hang_up(s: &Server, token: &str, id: &str) {
+    let hung_up = s
+        .http
+        .post(format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .timeout(std::time::Duration::from_millis(150))
+        .send()
+        .await;
+    assert!(
+        hung_up.is_err_and(|e| e.is_timeout()),
+        "the client gave up first"
+    );
+}
+
+/// The status of action `id`, read from the database.
 async fn action_status(s: &Server, id: &str) -> String {
     sqlx::query_scalar("SELECT status FROM chatbot_actions WHERE action_id = $1")
         .bind(id)
@@ -1183,18 +1176,7 @@ async fn a_shutdown_waits_for_confirmed_actions_to_be_settled() {
     let mut s = hostile_server(r#"["hostile.customers", "hostile.rename"]"#, 600).await;
     let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
     let id = propose_stall(&s, &token).await;
-    let hung_up = s
-        .http
-        .post(format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .timeout(std::time::Duration::from_millis(150))
-        .send()
-        .await;
-    assert!(
-        hung_up.is_err_and(|e| e.is_timeout()),
-        "the client gave up first"
-    );
+    confirm_and_hang_up(&s, &token, &id).await;
     assert_eq!(action_status(&s, &id).await, "executing");
     // No connection is left open, so the HTTP server stops at once; the
     // shutdown must still wait for the change to end (at its deadline).
