@@ -93,6 +93,32 @@ async fn serve(config: &Config, db: Db, dir: TempDir, pg_database: Option<String
     }
 }
 
+/// Sends a request to the server at `base`; the body is JSON, or the raw
+/// text as a JSON string when it is not.
+async fn send_to(
+    http: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 impl Server {
     /// Shuts the server down gracefully, as SIGTERM does, and waits until
     /// it has finished.
@@ -138,20 +164,34 @@ impl Server {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        send_to(&self.http, &self.base, method, path, token, body).await
+    }
+
+    /// Starts a POST on a task of its own, for a request that must be in
+    /// flight while the test goes on.
+    fn spawn_post(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+        let (http, base, path, token) = (
+            self.http.clone(),
+            self.base.clone(),
+            path.to_owned(),
+            token.to_owned(),
+        );
+        tokio::spawn(async move {
+            send_to(
+                &http,
+                &base,
+                reqwest::Method::POST,
+                &path,
+                Some(&token),
+                Some(body),
+            )
+            .await
+        })
     }
 
     async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -1195,23 +1235,11 @@ async fn a_late_outcome_replaces_interrupted() {
     let s = hostile_server(r#"["hostile.customers", "hostile.rename"]"#, 600).await;
     let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
     let id = propose_stall(&s, &token).await;
-    let confirm = tokio::spawn({
-        let (http, url, token) = (
-            s.http.clone(),
-            format!("{}/api/v1/chatbot/actions/{id}/confirm", s.base),
-            token.clone(),
-        );
-        async move {
-            let r = http
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
-            (r.status(), r.json::<Value>().await.unwrap())
-        }
-    });
+    let confirm = s.spawn_post(
+        &format!("/api/v1/chatbot/actions/{id}/confirm"),
+        &token,
+        json!({}),
+    );
     let mut status = action_status(&s, &id).await;
     for _ in 0..100 {
         if status == "executing" {
@@ -1264,22 +1292,11 @@ async fn calls_that_find_every_plugin_slot_busy_get_503() {
     );
     let id = propose_stall(&s, &token).await;
     // Holds the only slot until its deadline.
-    let busy = tokio::spawn({
-        let (http, url, token) = (
-            s.http.clone(),
-            format!("{}/api/v1/chatbot/query", s.base),
-            token.clone(),
-        );
-        async move {
-            http.post(url)
-                .bearer_auth(token)
-                .json(&json!({ "text": "hostile infinite_loop" }))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
+    let busy = s.spawn_post(
+        "/api/v1/chatbot/query",
+        &token,
+        json!({ "text": "hostile infinite_loop" }),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
 
     let r = s
@@ -1309,7 +1326,7 @@ async fn calls_that_find_every_plugin_slot_busy_get_503() {
     );
     assert_eq!(action_status(&s, &id).await, "pending", "still confirmable");
 
-    assert_eq!(busy.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(busy.await.unwrap().0, StatusCode::GATEWAY_TIMEOUT);
     let (st, b) = s.ask(&token, "any outages in the north?").await;
     assert_eq!(st, StatusCode::OK, "{b}");
     let (_, h) = s.get("/api/v1/chatbot/history", &token).await;

@@ -179,6 +179,12 @@ impl PluginHost {
     }
 }
 
+/// Counts a failed call of `plugin` in `switchboard_plugin_failures_total`.
+fn count_failure(plugin: &str, code: FailureCode) {
+    metrics::counter!("switchboard_plugin_failures_total", "plugin" => plugin.to_owned(), "code" => code.as_str())
+        .increment(1);
+}
+
 /// Runs `call` to `plugin` under a permit of `permits` (bounded
 /// concurrency) on the calling task, and records its duration and outcome.
 /// A call that gets no permit within `queue_timeout` fails as
@@ -197,7 +203,7 @@ async fn run<T>(
     let permit = match tokio::time::timeout(queue_timeout, permits.acquire()).await {
         Ok(permit) => permit.map_err(|e| host_error(e.to_string()))?,
         Err(_) => {
-            metrics::counter!("switchboard_plugin_failures_total", "plugin" => plugin.name().to_owned(), "code" => FailureCode::PluginBusy.as_str()).increment(1);
+            count_failure(plugin.name(), FailureCode::PluginBusy);
             return Err(DispatchError::Failed {
                 plugin: plugin.name().to_owned(),
                 code: FailureCode::PluginBusy,
@@ -217,7 +223,7 @@ async fn run<T>(
         Ok(_) => "ok",
         Err(DispatchError::Reported { .. }) => "reported",
         Err(DispatchError::Failed { code, .. }) => {
-            metrics::counter!("switchboard_plugin_failures_total", "plugin" => name.clone(), "code" => code.as_str()).increment(1);
+            count_failure(&name, *code);
             "failed"
         }
         Err(DispatchError::UnknownIntent(_)) => "unknown_intent",
