@@ -81,6 +81,7 @@ async fn serve(config: &Config, db: Db, dir: TempDir, pg_database: Option<String
         async move {
             let _ = stopped.await;
         },
+        std::time::Duration::from_secs(config.server.shutdown_grace_secs),
     ));
     Server {
         base,
@@ -1092,6 +1093,13 @@ async fn hostile_server(grants: &str, deadline_ms: u64) -> Server {
 
 /// As [`hostile_server`], with `plugins` (TOML keys) added to `[plugins]`.
 async fn hostile_server_with(grants: &str, deadline_ms: u64, plugins: &str) -> Server {
+    let (config, db, dir) = hostile_setup(grants, deadline_ms, plugins).await;
+    serve(&config, db, dir, None).await
+}
+
+/// The configuration, seeded database and folder of [`hostile_server_with`],
+/// for a test that changes the configuration before serving.
+async fn hostile_setup(grants: &str, deadline_ms: u64, plugins: &str) -> (Config, Db, TempDir) {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("h.db").display());
     let db = Db::open(&url, 4).await.unwrap();
@@ -1113,7 +1121,7 @@ limits = {{ deadline_ms = {deadline_ms} }}
 "#
         ),
     );
-    serve(&config, db, dir, None).await
+    (config, db, dir)
 }
 
 /// A plugin that fails gets 502, one that runs past its deadline 504; the
@@ -1225,6 +1233,25 @@ async fn a_shutdown_waits_for_confirmed_actions_to_be_settled() {
         action_status(&s, &id).await,
         "failed",
         "the timed-out change is recorded before the server is done"
+    );
+}
+
+/// `server.shutdown_grace_secs` bounds that wait: with 0 the server is done
+/// while the change is still executing (a later sweep settles it).
+#[tokio::test]
+async fn a_shutdown_waits_no_longer_than_its_grace() {
+    let (mut config, db, dir) =
+        hostile_setup(r#"["hostile.customers", "hostile.rename"]"#, 600, "").await;
+    config.server.shutdown_grace_secs = 0;
+    let mut s = serve(&config, db, dir, None).await;
+    let token = s.token("9", 1, "support_agent", &["hostile_read", "hostile_write"]);
+    let id = propose_stall(&s, &token).await;
+    confirm_and_hang_up(&s, &token, &id).await;
+    s.shut_down().await;
+    assert_eq!(
+        action_status(&s, &id).await,
+        "executing",
+        "the server did not wait for the change"
     );
 }
 

@@ -66,3 +66,45 @@ fn a_bad_training_line_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
 }
+
+/// `--cv K --unseen-intents`: each fold leaves out a K-th of the intents and
+/// scores their utterances as out of scope, so the report has an
+/// out-of-scope recall (and a threshold table) even for data without
+/// `none`; plain cross-validation on the same data has neither.
+#[test]
+fn cross_validation_can_score_unseen_intents_as_out_of_scope() {
+    let train =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/braun/askubuntu/train.jsonl");
+    let cv = |extra: &[&str]| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["nlu-bench", "--json", "--cv", "5", "--train"])
+            .arg(&train)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = cv(&[]);
+    assert_eq!(plain["unseen_intents"], false);
+    assert!(plain["oos_recall"].is_null(), "no `none` in Braun");
+    assert_eq!(plain["thresholds"].as_array().unwrap().len(), 0);
+
+    let unseen = cv(&["--unseen-intents"]);
+    assert_eq!(unseen["unseen_intents"], true);
+    let in_scope = unseen["in_scope_accuracy"].as_f64().unwrap();
+    assert!(in_scope > 0.6, "in-scope accuracy {in_scope}");
+    let table = unseen["thresholds"].as_array().unwrap();
+    assert_eq!(table.len(), 12);
+    let recall = |t: &serde_json::Value| t["oos_recall"].as_f64().unwrap();
+    // A higher threshold refuses at least as much of the unseen intents.
+    for pair in table.windows(2) {
+        assert!(recall(&pair[1]) >= recall(&pair[0]), "{pair:?}");
+    }
+    assert!(recall(&table[11]) > 0.0, "nothing unseen refused at 0.6");
+    assert!(unseen["oos_recall"].is_number());
+}

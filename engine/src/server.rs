@@ -1,52 +1,45 @@
 //! Running the HTTP server: bind, serve the API, reload on SIGHUP, and shut
 //! down gracefully on SIGTERM or SIGINT.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::api::{self, AppState};
+use crate::config::ServerConfig;
 use crate::store::records;
 
-/// Serves until SIGTERM or SIGINT; reloads plugins on SIGHUP.
-pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+/// Serves on `config.addr` until SIGTERM or SIGINT; reloads plugins on
+/// SIGHUP.
+pub async fn serve(state: Arc<AppState>, config: &ServerConfig) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "switchboard listening");
-    serve_on(state, listener).await
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    serve_until(state, listener, shutdown_signal(), grace).await
 }
-
-/// Serves on an already bound listener (tests bind port 0).
-pub async fn serve_on(
-    state: Arc<AppState>,
-    listener: tokio::net::TcpListener,
-) -> std::io::Result<()> {
-    serve_until(state, listener, shutdown_signal()).await
-}
-
-/// How long a shutdown waits for confirmed actions still running after the
-/// last connection closed. Each is bounded by its plugin's deadline and the
-/// database's timeouts, so this is only a backstop; an action cut off here
-/// is marked `interrupted` by a later sweep (see [`records::STUCK_AFTER`]).
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting,
-/// finishes the requests in flight and waits (up to [`SHUTDOWN_GRACE`]) for
-/// confirmed actions whose client has gone, so that each one's outcome is
-/// recorded before the process exits.
+/// finishes the requests in flight and waits up to `grace` for confirmed
+/// actions whose client has gone, so that each one's outcome is recorded
+/// before the process exits. Each is bounded by its plugin's deadline and
+/// the database's timeouts, so `grace` is only a backstop; an action cut
+/// off by it is marked `interrupted` by a later sweep (see
+/// [`records::STUCK_AFTER`]).
 pub async fn serve_until(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
 ) -> std::io::Result<()> {
     spawn_sighup_reload(state.clone());
     spawn_stuck_action_sweeper(state.clone());
     let served = axum::serve(listener, api::router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
-    finish_background(&state).await;
+    finish_background(&state, grace).await;
     served
 }
 
-async fn finish_background(state: &AppState) {
+async fn finish_background(state: &AppState, grace: Duration) {
     state.background.close();
     if !state.background.is_empty() {
         tracing::info!(
@@ -54,7 +47,7 @@ async fn finish_background(state: &AppState) {
             "waiting for confirmed actions to finish"
         );
     }
-    if tokio::time::timeout(SHUTDOWN_GRACE, state.background.wait())
+    if tokio::time::timeout(grace, state.background.wait())
         .await
         .is_err()
     {

@@ -8,6 +8,7 @@ use super::{Config, ConfigError};
 /// Every variable read here, with the key it overrides.
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("CHATBOT_ADDR", "server.addr"),
+    ("CHATBOT_SHUTDOWN_GRACE_SECS", "server.shutdown_grace_secs"),
     ("CHATBOT_DATABASE_URL", "database.url"),
     (
         "CHATBOT_DATABASE_MAX_CONNECTIONS",
@@ -101,6 +102,9 @@ pub fn apply_env(
             "CHATBOT_JWT_SECRET" => config.auth.jwt_secret = Some(value),
             "CHATBOT_JWT_PUBLIC_KEY_FILE" => {
                 config.auth.jwt_public_key_file = Some(PathBuf::from(value))
+            }
+            "CHATBOT_SHUTDOWN_GRACE_SECS" => {
+                config.server.shutdown_grace_secs = parse(var, key, &value, "an integer")?;
             }
             "CHATBOT_MAX_QUERY_LENGTH" => {
                 config.api.max_query_length = parse(var, key, &value, "an integer")?;

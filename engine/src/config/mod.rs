@@ -95,12 +95,18 @@ pub struct NluConfig {
 pub struct ServerConfig {
     /// Address to listen on (`CHATBOT_ADDR`).
     pub addr: SocketAddr,
+    /// Seconds a graceful shutdown waits, after the last request is
+    /// answered, for confirmed actions whose client hung up
+    /// (`CHATBOT_SHUTDOWN_GRACE_SECS`); 0 does not wait. An action cut off
+    /// is later marked `interrupted` by the stuck-action sweep.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            shutdown_grace_secs: 30,
         }
     }
 }

@@ -129,6 +129,13 @@ impl Config {
 
         check_range(
             self,
+            "server.shutdown_grace_secs",
+            self.server.shutdown_grace_secs,
+            0,
+            3600,
+        )?;
+        check_range(
+            self,
             "api.max_query_length",
             self.api.max_query_length as u64,
             1,

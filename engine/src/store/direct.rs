@@ -82,14 +82,21 @@ impl SqliteFile {
         Ok(conn)
     }
 
-    /// Opens the read-write connection of the writer thread.
+    /// Opens the read-write connection of the writer thread. It never
+    /// checkpoints the WAL itself: see [`super::checkpoint`].
     pub fn connect_writer(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = self.connect_read_write()?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0")?;
+        Ok(conn)
+    }
+
+    /// Opens a read-write connection (for the checkpoint thread).
+    pub fn connect_read_write(&self) -> Result<Connection, rusqlite::Error> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch("PRAGMA foreign_keys = ON")?;
         Ok(conn)
     }
 

@@ -3,6 +3,7 @@
 //! `migrations/`, applied at start-up.
 
 pub mod analytics;
+pub mod checkpoint;
 pub mod configs;
 pub mod direct;
 pub mod records;
@@ -113,7 +114,14 @@ impl Db {
             None => None,
         };
         let writer = match &sqlite {
-            Some(file) => Some(writer::Writer::start_thread(file.connect_writer()?)),
+            Some(file) => {
+                let checkpointer = checkpoint::Checkpointer::start(file.connect_read_write()?)
+                    .map_err(|e| StoreError::Sql(sqlx::Error::Io(e)))?;
+                Some(writer::Writer::start_thread(
+                    file.connect_writer()?,
+                    checkpointer,
+                ))
+            }
             None => writer::Writer::start(pool.clone()),
         };
         Ok(Self {

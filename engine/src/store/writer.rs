@@ -15,6 +15,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::checkpoint::Checkpointer;
 use super::records::{NewAction, NewQuery, write_query, write_query_sqlite};
 
 /// Records committed together at most.
@@ -55,12 +56,14 @@ impl Writer {
     }
 
     /// Starts the writer on a thread of its own that commits with `conn`
-    /// (an SQLite connection); it ends when the last handle is dropped.
-    pub fn start_thread(conn: rusqlite::Connection) -> Self {
+    /// (an SQLite connection that does not checkpoint) and wakes
+    /// `checkpointer` after its commits; it ends when the last handle is
+    /// dropped.
+    pub fn start_thread(conn: rusqlite::Connection, checkpointer: Checkpointer) -> Self {
         let (jobs, inbox) = mpsc::channel(4 * MAX_BATCH);
         let spawned = std::thread::Builder::new()
             .name("switchboard-writer".into())
-            .spawn(move || run_thread(conn, inbox));
+            .spawn(move || run_thread(conn, inbox, checkpointer));
         if let Err(error) = spawned {
             // The closed channel makes every caller write for itself.
             tracing::error!(%error, "cannot start the writer thread");
@@ -172,7 +175,11 @@ async fn run(pool: AnyPool, mut inbox: mpsc::Receiver<Job>) {
     }
 }
 
-fn run_thread(mut conn: rusqlite::Connection, mut inbox: mpsc::Receiver<Job>) {
+fn run_thread(
+    mut conn: rusqlite::Connection,
+    mut inbox: mpsc::Receiver<Job>,
+    checkpointer: Checkpointer,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = inbox.blocking_recv() {
         batch.push(first);
@@ -190,6 +197,7 @@ fn run_thread(mut conn: rusqlite::Connection, mut inbox: mpsc::Receiver<Job>) {
                 failure = settle_alone(job, alone);
             }
         }
+        checkpointer.wake();
         metrics::histogram!("switchboard_group_commit_duration_seconds")
             .record(started.elapsed().as_secs_f64());
     }
