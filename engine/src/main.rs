@@ -19,12 +19,6 @@ use switchboard::secrets::Sealer;
 use switchboard::server;
 use switchboard::store::{Db, redact_url};
 
-/// mimalloc instead of the system allocator: a query allocates and frees
-/// many small buffers across Tokio's worker threads, which glibc's malloc
-/// serves markedly slower (see the README's Performance section).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Switchboard: an intent engine for ISP support agents.
 #[derive(Debug, Parser)]
 #[command(version, about)]
