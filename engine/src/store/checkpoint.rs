@@ -9,13 +9,15 @@
 //! checkpoint (it never blocks readers or the writer) at most every
 //! [`GATHER`], so a page written by many commits is copied once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 /// How long the thread lets commits gather after being woken before it
-/// checkpoints: the WAL stays within a few megabytes under load.
+/// checkpoints: the WAL holds at most about what the commits of that long
+/// (and of one checkpoint) wrote.
 pub const GATHER: Duration = Duration::from_millis(250);
 
 /// A handle to the checkpoint thread; when it is dropped, the thread runs a
@@ -23,6 +25,8 @@ pub const GATHER: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct Checkpointer {
     wake: SyncSender<()>,
+    /// Whether the thread was found gone (warned about once).
+    gone: AtomicBool,
 }
 
 impl Checkpointer {
@@ -32,7 +36,10 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("switchboard-checkpoint".into())
             .spawn(move || run(&conn, &woken))?;
-        Ok(Self { wake })
+        Ok(Self {
+            wake,
+            gone: AtomicBool::new(false),
+        })
     }
 
     /// Tells the thread that the WAL has grown; cheap, never blocks.
@@ -40,7 +47,11 @@ impl Checkpointer {
         match self.wake.try_send(()) {
             Ok(()) | Err(TrySendError::Full(())) => {}
             Err(TrySendError::Disconnected(())) => {
-                tracing::warn!("the checkpoint thread is gone; the WAL is no longer checkpointed")
+                if !self.gone.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        "the checkpoint thread is gone; the WAL is checkpointed only by other connections' commits"
+                    );
+                }
             }
         }
     }
