@@ -4,18 +4,22 @@
 //! askubuntu 0.927, webapps 0.814; without them 0.991, 0.917, 0.797),
 //! not a timing test.
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn bench(corpus: &str) -> serde_json::Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The folder of a Braun corpus.
+fn corpus_dir(corpus: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/data/braun")
-        .join(corpus);
+        .join(corpus)
+}
+
+/// Runs `switchboard nlu-bench --json ARGS`, which must succeed.
+fn nlu_bench<I: AsRef<OsStr>>(args: impl IntoIterator<Item = I>) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["nlu-bench", "--json", "--train"])
-        .arg(dir.join("train.jsonl"))
-        .arg("--test")
-        .arg(dir.join("test.jsonl"))
+        .args(["nlu-bench", "--json"])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -24,6 +28,16 @@ fn bench(corpus: &str) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn bench(corpus: &str) -> serde_json::Value {
+    let dir = corpus_dir(corpus);
+    nlu_bench([
+        OsStr::new("--train"),
+        dir.join("train.jsonl").as_os_str(),
+        OsStr::new("--test"),
+        dir.join("test.jsonl").as_os_str(),
+    ])
 }
 
 #[test]
@@ -73,21 +87,12 @@ fn a_bad_training_line_is_named() {
 /// `none`; plain cross-validation on the same data has neither.
 #[test]
 fn cross_validation_can_score_unseen_intents_as_out_of_scope() {
-    let train =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/braun/askubuntu/train.jsonl");
+    let train = corpus_dir("askubuntu").join("train.jsonl");
     let cv = |extra: &[&str]| -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["nlu-bench", "--json", "--cv", "5", "--train"])
-            .arg(&train)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let mut args = vec![OsStr::new("--cv"), OsStr::new("5"), OsStr::new("--train")];
+        args.push(train.as_os_str());
+        args.extend(extra.iter().map(OsStr::new));
+        nlu_bench(args)
     };
     let plain = cv(&[]);
     assert_eq!(plain["unseen_intents"], false);
