@@ -1,8 +1,10 @@
 //! The intent classifier: multinomial logistic regression over sparse
-//! features (trained in [`super::adagrad`]); its softmax output is the
-//! confidence.
+//! features (trained in [`super::adagrad`]), mixed with a hidden-layer
+//! network over the same features ([`super::mlp`]) when that is on; the
+//! mixed probabilities are the confidence.
 
 use super::features::Sparse;
+use super::mlp::{Mlp, MlpSettings};
 
 /// Training settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +51,8 @@ pub struct Classifier {
     /// Row-major: weights[feature * classes + class].
     weights: Vec<f32>,
     bias: Vec<f32>,
+    /// The network and its share of the probabilities.
+    network: Option<(Mlp, f32)>,
 }
 
 fn softmax_in_place(scores: &mut [f32]) {
@@ -67,23 +71,71 @@ fn softmax_in_place(scores: &mut [f32]) {
 
 impl Classifier {
     /// Trains on `(features, class)` pairs with `classes` classes over
-    /// `dims` features (see [`super::adagrad`]).
+    /// `dims` features (see [`super::adagrad`]); the network too unless
+    /// `network.hidden` or `network.weight` is 0. With a second core the two
+    /// train side by side (the result is the same either way).
     pub fn train(
         data: &[(Sparse, usize)],
         classes: usize,
         dims: usize,
         settings: TrainSettings,
+        network: MlpSettings,
     ) -> Self {
-        let trained = super::adagrad::train(data, classes, dims, settings);
+        let weight = network.weight.clamp(0.0, 1.0);
+        if network.hidden == 0 || weight == 0.0 {
+            let trained = super::adagrad::train(data, classes, dims, settings);
+            return Self {
+                classes,
+                weights: trained.weights,
+                bias: trained.bias,
+                network: None,
+            };
+        }
+        let side_by_side =
+            settings.parallel && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+        let (trained, mlp) = if side_by_side {
+            // The linear model stays on one thread so the two use both cores.
+            let linear = TrainSettings {
+                parallel: false,
+                ..settings
+            };
+            std::thread::scope(|scope| {
+                let worker = scope.spawn(|| Mlp::train(data, classes, dims, network));
+                let trained = super::adagrad::train(data, classes, dims, linear);
+                match worker.join() {
+                    Ok(mlp) => (trained, mlp),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        } else {
+            (
+                super::adagrad::train(data, classes, dims, settings),
+                Mlp::train(data, classes, dims, network),
+            )
+        };
         Self {
             classes,
             weights: trained.weights,
             bias: trained.bias,
+            network: Some((mlp, weight)),
         }
     }
 
     /// Class probabilities for `x`.
     pub fn predict(&self, x: &Sparse) -> Vec<f32> {
+        let linear = self.predict_linear(x);
+        match &self.network {
+            None => linear,
+            Some((mlp, weight)) => linear
+                .iter()
+                .zip(mlp.predict(x))
+                .map(|(l, n)| (1.0 - weight) * l + weight * n)
+                .collect(),
+        }
+    }
+
+    /// The linear model's class probabilities for `x`.
+    fn predict_linear(&self, x: &Sparse) -> Vec<f32> {
         let mut scores = self.bias.clone();
         for &(i, v) in x {
             let start = i as usize * self.classes;
@@ -111,8 +163,8 @@ mod tests {
             (vec![(0, 0.8), (2, 0.2)], 0),
             (vec![(1, 0.7), (2, 0.3)], 1),
         ];
-        let a = Classifier::train(&data, 2, 3, TrainSettings::default());
-        let b = Classifier::train(&data, 2, 3, TrainSettings::default());
+        let a = Classifier::train(&data, 2, 3, TrainSettings::default(), MlpSettings { hidden: 0, ..MlpSettings::default() });
+        let b = Classifier::train(&data, 2, 3, TrainSettings::default(), MlpSettings { hidden: 0, ..MlpSettings::default() });
         let p = a.predict(&vec![(0, 1.0)]);
         assert!(p[0] > 0.75, "{p:?}");
         assert_eq!(p, b.predict(&vec![(0, 1.0)]), "deterministic");

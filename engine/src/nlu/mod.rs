@@ -17,6 +17,7 @@ pub mod entities;
 pub mod eval;
 pub mod features;
 pub mod followup;
+pub mod mlp;
 mod oos;
 pub mod text;
 pub mod training;
@@ -27,6 +28,7 @@ use serde::Serialize;
 
 use crate::registry::{IntentRegistry, NONE_INTENT};
 use classifier::{Classifier, TrainSettings};
+use mlp::MlpSettings;
 use entities::{Entity, Extractor};
 use features::{FeatureSettings, Featurizer};
 use text::Vocabulary;
@@ -66,6 +68,8 @@ pub struct NluSettings {
     pub features: FeatureSettings,
     /// Training.
     pub train: TrainSettings,
+    /// The hidden-layer network beside the linear model.
+    pub network: MlpSettings,
     /// Below this confidence in the best intent, the answer is `none`.
     pub none_below: f32,
     /// Factor applied to an intent whose required entities are absent.
@@ -77,6 +81,7 @@ impl Default for NluSettings {
         Self {
             features: FeatureSettings::default(),
             train: TrainSettings::default(),
+            network: MlpSettings::default(),
             none_below: 0.2,
             missing_entity_factor: 0.3,
         }
@@ -99,6 +104,7 @@ impl NluSettings {
         }
         let f = &mut self.features;
         let t = &mut self.train;
+        let n = &mut self.network;
         match name {
             "char_min" => f.char_min = num(name, value)?,
             "char_max" => f.char_max = num(name, value)?,
@@ -116,11 +122,17 @@ impl NluSettings {
             "min_gradient" => t.min_gradient = num(name, value)?,
             "parallel" => t.parallel = flag(name, value)?,
             "seed" => t.seed = num(name, value)?,
+            "hidden" => n.hidden = num(name, value)?,
+            "mlp_epochs" => n.epochs = num(name, value)?,
+            "mlp_learning_rate" => n.learning_rate = num(name, value)?,
+            "dropout" => n.dropout = num(name, value)?,
+            "batch" => n.batch = num(name, value)?,
+            "mlp_weight" => n.weight = num(name, value)?,
             "none_below" => self.none_below = num(name, value)?,
             "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
             _ => {
                 return Err(format!(
-                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, none_below, missing_entity_factor)"
+                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, hidden, mlp_epochs, mlp_learning_rate, dropout, batch, mlp_weight, none_below, missing_entity_factor)"
                 ));
             }
         }
@@ -249,7 +261,13 @@ impl Nlu {
                 (featurizer.transform(d), class)
             })
             .collect();
-        let classifier = Classifier::train(&data, classes.len(), featurizer.len(), settings.train);
+        let classifier = Classifier::train(
+            &data,
+            classes.len(),
+            featurizer.len(),
+            settings.train,
+            settings.network,
+        );
         Ok(Self {
             classes,
             schemas,
