@@ -163,8 +163,26 @@ mod tests {
             (vec![(0, 0.8), (2, 0.2)], 0),
             (vec![(1, 0.7), (2, 0.3)], 1),
         ];
-        let a = Classifier::train(&data, 2, 3, TrainSettings::default(), MlpSettings { hidden: 0, ..MlpSettings::default() });
-        let b = Classifier::train(&data, 2, 3, TrainSettings::default(), MlpSettings { hidden: 0, ..MlpSettings::default() });
+        let a = Classifier::train(
+            &data,
+            2,
+            3,
+            TrainSettings::default(),
+            MlpSettings {
+                hidden: 0,
+                ..MlpSettings::default()
+            },
+        );
+        let b = Classifier::train(
+            &data,
+            2,
+            3,
+            TrainSettings::default(),
+            MlpSettings {
+                hidden: 0,
+                ..MlpSettings::default()
+            },
+        );
         let p = a.predict(&vec![(0, 1.0)]);
         assert!(p[0] > 0.75, "{p:?}");
         assert_eq!(p, b.predict(&vec![(0, 1.0)]), "deterministic");

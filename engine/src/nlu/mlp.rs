@@ -36,9 +36,9 @@ impl Default for MlpSettings {
     fn default() -> Self {
         Self {
             hidden: 256,
-            epochs: 8,
+            epochs: 6,
             learning_rate: 0.05,
-            dropout: 0.3,
+            dropout: 0.5,
             batch: 16,
             seed: 0x6d6c_7030,
             weight: 0.5,
@@ -297,7 +297,9 @@ impl Trainer {
                 end += 1;
             }
             let row = feature as usize * h;
-            if let (Some(w), Some(sq)) = (net.w1.get_mut(row..row + h), self.sq1.get_mut(row..row + h)) {
+            if let (Some(w), Some(sq)) =
+                (net.w1.get_mut(row..row + h), self.sq1.get_mut(row..row + h))
+            {
                 for ((w, sq), &g) in w.iter_mut().zip(sq).zip(&self.g_row) {
                     if g != 0.0 {
                         step(w, sq, g, rate);

@@ -6,7 +6,8 @@
 //! [`text`] (words, stems, vocabulary, typo correction) →
 //! [`entities`] (extract and canonicalise) →
 //! [`features`] (TF-IDF over words with entity slots and character n-grams) →
-//! [`classifier`] (multinomial logistic regression, calibrated softmax) →
+//! [`classifier`] (multinomial logistic regression mixed with the hidden-layer
+//! network of [`mlp`]) →
 //! [`followup`] (use the conversation's earlier queries).
 
 mod adagrad;
@@ -28,9 +29,9 @@ use serde::Serialize;
 
 use crate::registry::{IntentRegistry, NONE_INTENT};
 use classifier::{Classifier, TrainSettings};
-use mlp::MlpSettings;
 use entities::{Entity, Extractor};
 use features::{FeatureSettings, Featurizer};
+use mlp::MlpSettings;
 use text::Vocabulary;
 
 pub use oos::OUT_OF_SCOPE;
@@ -82,7 +83,7 @@ impl Default for NluSettings {
             features: FeatureSettings::default(),
             train: TrainSettings::default(),
             network: MlpSettings::default(),
-            none_below: 0.2,
+            none_below: 0.35,
             missing_entity_factor: 0.3,
         }
     }
