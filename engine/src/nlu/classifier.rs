@@ -155,6 +155,14 @@ mod tests {
     use super::super::adagrad::Rng;
     use super::*;
 
+    /// The linear model alone.
+    fn linear_only() -> MlpSettings {
+        MlpSettings {
+            hidden: 0,
+            ..MlpSettings::default()
+        }
+    }
+
     #[test]
     fn separates_simple_classes_deterministically() {
         let data = vec![
@@ -163,26 +171,8 @@ mod tests {
             (vec![(0, 0.8), (2, 0.2)], 0),
             (vec![(1, 0.7), (2, 0.3)], 1),
         ];
-        let a = Classifier::train(
-            &data,
-            2,
-            3,
-            TrainSettings::default(),
-            MlpSettings {
-                hidden: 0,
-                ..MlpSettings::default()
-            },
-        );
-        let b = Classifier::train(
-            &data,
-            2,
-            3,
-            TrainSettings::default(),
-            MlpSettings {
-                hidden: 0,
-                ..MlpSettings::default()
-            },
-        );
+        let a = Classifier::train(&data, 2, 3, TrainSettings::default(), linear_only());
+        let b = Classifier::train(&data, 2, 3, TrainSettings::default(), linear_only());
         let p = a.predict(&vec![(0, 1.0)]);
         assert!(p[0] > 0.75, "{p:?}");
         assert_eq!(p, b.predict(&vec![(0, 1.0)]), "deterministic");
@@ -263,6 +253,7 @@ mod tests {
                 min_gradient: 0.0,
                 ..TrainSettings::default()
             },
+            linear_only(),
         );
         let expected = explicit_average(&data, 3, 4);
         for (got, want) in model.weights.iter().zip(&expected) {
@@ -285,6 +276,7 @@ mod tests {
                 min_gradient: 0.0,
                 ..TrainSettings::default()
             },
+            linear_only(),
         );
         let sparse = Classifier::train(
             &data,
@@ -294,6 +286,7 @@ mod tests {
                 min_gradient: 0.05,
                 ..TrainSettings::default()
             },
+            linear_only(),
         );
         assert_ne!(full.weights, sparse.weights, "some updates were skipped");
         for (x, y) in &data {

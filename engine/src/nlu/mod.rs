@@ -62,6 +62,10 @@ impl IntentSchema {
     }
 }
 
+/// The most hidden units `--set hidden=` accepts (the first layer holds
+/// features × units weights).
+const MAX_HIDDEN: usize = 4096;
+
 /// NLU settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NluSettings {
@@ -98,6 +102,18 @@ impl NluSettings {
                 .parse()
                 .map_err(|_| format!("`{name}`: `{value}` is not a valid number"))
         }
+        fn within<T: PartialOrd + std::fmt::Display>(
+            name: &str,
+            value: T,
+            min: T,
+            max: T,
+        ) -> Result<T, String> {
+            if value >= min && value <= max {
+                Ok(value)
+            } else {
+                Err(format!("`{name}`: {value} is outside {min} to {max}"))
+            }
+        }
         fn flag(name: &str, value: &str) -> Result<bool, String> {
             value
                 .parse()
@@ -123,12 +139,12 @@ impl NluSettings {
             "min_gradient" => t.min_gradient = num(name, value)?,
             "parallel" => t.parallel = flag(name, value)?,
             "seed" => t.seed = num(name, value)?,
-            "hidden" => n.hidden = num(name, value)?,
+            "hidden" => n.hidden = within(name, num(name, value)?, 0, MAX_HIDDEN)?,
             "mlp_epochs" => n.epochs = num(name, value)?,
-            "mlp_learning_rate" => n.learning_rate = num(name, value)?,
-            "dropout" => n.dropout = num(name, value)?,
-            "batch" => n.batch = num(name, value)?,
-            "mlp_weight" => n.weight = num(name, value)?,
+            "mlp_learning_rate" => n.learning_rate = within(name, num(name, value)?, 0.0, 10.0)?,
+            "dropout" => n.dropout = within(name, num(name, value)?, 0.0, 0.95)?,
+            "batch" => n.batch = within(name, num(name, value)?, 1, 4096)?,
+            "mlp_weight" => n.weight = within(name, num(name, value)?, 0.0, 1.0)?,
             "none_below" => self.none_below = num(name, value)?,
             "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
             _ => {
@@ -417,5 +433,36 @@ impl Nlu {
     /// `history` (oldest first); see [`followup`].
     pub fn interpret(&self, text: &str, history: &[String]) -> Interpretation {
         followup::resolve(self, text, history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_set_by_name_within_their_bounds() {
+        let mut settings = NluSettings::default();
+        settings.set("hidden", "0").unwrap();
+        settings.set("dropout", "0.2").unwrap();
+        settings.set("mlp_weight", "1").unwrap();
+        assert_eq!(settings.network.hidden, 0);
+        assert_eq!(settings.network.dropout, 0.2);
+        assert_eq!(settings.network.weight, 1.0);
+        for (name, value, says) in [
+            ("hidden", "5000", "outside 0 to 4096"),
+            ("dropout", "1", "outside 0 to 0.95"),
+            ("mlp_weight", "-0.1", "outside 0 to 1"),
+            ("batch", "0", "outside 1 to 4096"),
+            ("hidden", "many", "not a valid number"),
+            ("hiden", "1", "unknown setting"),
+        ] {
+            let error = settings.set(name, value).unwrap_err();
+            assert!(error.contains(says), "{name}={value}: {error}");
+        }
+        assert_eq!(
+            settings.network.hidden, 0,
+            "a refused value changes nothing"
+        );
     }
 }
