@@ -55,7 +55,8 @@ pub struct Classifier {
     network: Option<(Mlp, f32)>,
 }
 
-fn softmax_in_place(scores: &mut [f32]) {
+/// Softmax of `scores`, in place.
+pub(super) fn softmax_in_place(scores: &mut [f32]) {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for s in scores.iter_mut() {

@@ -10,6 +10,7 @@
 //! seeded: the same data always gives the same network.
 
 use super::adagrad::Rng;
+use super::classifier::softmax_in_place as softmax;
 use super::features::Sparse;
 
 /// Settings of the hidden-layer network.
@@ -64,21 +65,6 @@ pub struct Mlp {
 fn step(w: &mut f32, sq: &mut f32, g: f32, rate: f32) {
     *sq += g * g;
     *w -= rate * g / sq.sqrt();
-}
-
-/// Softmax of `scores`, in place.
-fn softmax(scores: &mut [f32]) {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
-    }
-    if sum > 0.0 {
-        for s in scores.iter_mut() {
-            *s /= sum;
-        }
-    }
 }
 
 impl Mlp {
