@@ -47,12 +47,26 @@ impl Default for TrainSettings {
 /// A trained model.
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    classes: usize,
     /// Row-major: weights[feature * classes + class].
     weights: Vec<f32>,
     bias: Vec<f32>,
     /// The network and its share of the probabilities.
     network: Option<(Mlp, f32)>,
+}
+
+/// Adds to `out` the rows of `weights` (row-major, `out.len()` wide) that
+/// `x`'s features select, each times its value; a feature past the last row
+/// adds nothing.
+pub(super) fn add_rows(weights: &[f32], x: &Sparse, out: &mut [f32]) {
+    let width = out.len();
+    for &(i, v) in x {
+        let start = i as usize * width;
+        if let Some(row) = weights.get(start..start + width) {
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += w * v;
+            }
+        }
+    }
 }
 
 /// Softmax of `scores`, in place.
@@ -86,7 +100,6 @@ impl Classifier {
         if network.hidden == 0 || weight == 0.0 {
             let trained = super::adagrad::train(data, classes, dims, settings);
             return Self {
-                classes,
                 weights: trained.weights,
                 bias: trained.bias,
                 network: None,
@@ -115,7 +128,6 @@ impl Classifier {
             )
         };
         Self {
-            classes,
             weights: trained.weights,
             bias: trained.bias,
             network: Some((mlp, weight)),
@@ -138,14 +150,7 @@ impl Classifier {
     /// The linear model's class probabilities for `x`.
     fn predict_linear(&self, x: &Sparse) -> Vec<f32> {
         let mut scores = self.bias.clone();
-        for &(i, v) in x {
-            let start = i as usize * self.classes;
-            if let Some(row) = self.weights.get(start..start + self.classes) {
-                for (s, w) in scores.iter_mut().zip(row) {
-                    *s += w * v;
-                }
-            }
-        }
+        add_rows(&self.weights, x, &mut scores);
         softmax_in_place(&mut scores);
         scores
     }

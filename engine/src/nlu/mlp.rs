@@ -10,7 +10,7 @@
 //! seeded: the same data always gives the same network.
 
 use super::adagrad::Rng;
-use super::classifier::softmax_in_place as softmax;
+use super::classifier::{add_rows, softmax_in_place as softmax};
 use super::features::Sparse;
 
 /// Settings of the hidden-layer network.
@@ -71,15 +71,7 @@ impl Mlp {
     /// The hidden layer's pre-activation for `x` (into `z`).
     fn hidden_input(&self, x: &Sparse, z: &mut [f32]) {
         z.copy_from_slice(&self.b1);
-        let h = self.hidden;
-        for &(i, v) in x {
-            let start = i as usize * h;
-            if let Some(row) = self.w1.get(start..start + h) {
-                for (zk, w) in z.iter_mut().zip(row) {
-                    *zk += w * v;
-                }
-            }
-        }
+        add_rows(&self.w1, x, z);
     }
 
     /// The output scores for hidden activations `a` (into `out`).
