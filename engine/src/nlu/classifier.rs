@@ -3,6 +3,8 @@
 //! network over the same features ([`super::mlp`]) when that is on; the
 //! mixed probabilities are the confidence.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::features::Sparse;
 use super::mlp::{Mlp, MlpSettings};
 
@@ -33,7 +35,7 @@ pub struct TrainSettings {
 impl Default for TrainSettings {
     fn default() -> Self {
         Self {
-            epochs: 40,
+            epochs: 20,
             learning_rate: 0.1,
             l2: 1e-5,
             seed: 0x5eed_5a1e,
@@ -50,8 +52,8 @@ pub struct Classifier {
     /// Row-major: weights[feature * classes + class].
     weights: Vec<f32>,
     bias: Vec<f32>,
-    /// The network and its share of the probabilities.
-    network: Option<(Mlp, f32)>,
+    /// The networks (an ensemble) and their share of the probabilities.
+    network: Option<(Vec<Mlp>, f32)>,
 }
 
 /// Adds to `out` the rows of `weights` (row-major, `out.len()` wide) that
@@ -86,9 +88,11 @@ pub(super) fn softmax_in_place(scores: &mut [f32]) {
 
 impl Classifier {
     /// Trains on `(features, class)` pairs with `classes` classes over
-    /// `dims` features (see [`super::adagrad`]); the network too unless
-    /// `network.hidden` or `network.weight` is 0. With a second core the two
-    /// train side by side (the result is the same either way).
+    /// `dims` features (see [`super::adagrad`]); the networks too unless
+    /// `network.hidden`, `network.networks` or `network.weight` is 0. With a
+    /// second core the linear model and the networks share both: each core
+    /// takes the next network when it is free (the result is the same
+    /// either way).
     pub fn train(
         data: &[(Sparse, usize)],
         classes: usize,
@@ -97,7 +101,8 @@ impl Classifier {
         network: MlpSettings,
     ) -> Self {
         let weight = network.weight.clamp(0.0, 1.0);
-        if network.hidden == 0 || weight == 0.0 {
+        let members = network.networks;
+        if network.hidden == 0 || members == 0 || weight == 0.0 {
             let trained = super::adagrad::train(data, classes, dims, settings);
             return Self {
                 weights: trained.weights,
@@ -105,46 +110,68 @@ impl Classifier {
                 network: None,
             };
         }
+        let train_member = |member: usize| Mlp::train(data, classes, dims, network.member(member));
         let side_by_side =
             settings.parallel && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-        let (trained, mlp) = if side_by_side {
-            // The linear model stays on one thread so the two use both cores.
+        let (trained, networks) = if side_by_side {
+            // The linear model stays on one thread; the other core starts on
+            // the networks, and this one joins it when the linear model is done.
             let linear = TrainSettings {
                 parallel: false,
                 ..settings
             };
+            let next = AtomicUsize::new(0);
+            let take_networks = || {
+                let mut done = Vec::new();
+                loop {
+                    let member = next.fetch_add(1, Ordering::Relaxed);
+                    if member >= members {
+                        break done;
+                    }
+                    done.push((member, train_member(member)));
+                }
+            };
             std::thread::scope(|scope| {
-                let worker = scope.spawn(|| Mlp::train(data, classes, dims, network));
+                let helper = scope.spawn(&take_networks);
                 let trained = super::adagrad::train(data, classes, dims, linear);
-                match worker.join() {
-                    Ok(mlp) => (trained, mlp),
+                let mut networks = take_networks();
+                match helper.join() {
+                    Ok(theirs) => networks.extend(theirs),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
+                // In member order, so the average sums in the same order.
+                networks.sort_by_key(|(member, _)| *member);
+                (trained, networks.into_iter().map(|(_, n)| n).collect())
             })
         } else {
             (
                 super::adagrad::train(data, classes, dims, settings),
-                Mlp::train(data, classes, dims, network),
+                (0..members).map(train_member).collect(),
             )
         };
         Self {
             weights: trained.weights,
             bias: trained.bias,
-            network: Some((mlp, weight)),
+            network: Some((networks, weight)),
         }
     }
 
-    /// Class probabilities for `x`.
+    /// Class probabilities for `x`: the linear model's, mixed with the
+    /// networks' average.
     pub fn predict(&self, x: &Sparse) -> Vec<f32> {
-        let linear = self.predict_linear(x);
-        match &self.network {
-            None => linear,
-            Some((mlp, weight)) => linear
-                .iter()
-                .zip(mlp.predict(x))
-                .map(|(l, n)| (1.0 - weight) * l + weight * n)
-                .collect(),
+        let mut probs = self.predict_linear(x);
+        if let Some((networks, weight)) = &self.network {
+            for p in &mut probs {
+                *p *= 1.0 - weight;
+            }
+            let share = weight / networks.len().max(1) as f32;
+            for net in networks {
+                for (p, n) in probs.iter_mut().zip(net.predict(x)) {
+                    *p += share * n;
+                }
+            }
         }
+        probs
     }
 
     /// The linear model's class probabilities for `x`.
@@ -268,6 +295,58 @@ mod tests {
                 "{:?} vs {expected:?}",
                 model.weights
             );
+        }
+    }
+
+    /// Two networks of 8 units over `three_classes`, at `weight`.
+    fn ensemble(weight: f32, parallel: bool) -> (Classifier, MlpSettings) {
+        let network = MlpSettings {
+            hidden: 8,
+            epochs: 30,
+            networks: 2,
+            weight,
+            ..MlpSettings::default()
+        };
+        let settings = TrainSettings {
+            parallel,
+            ..TrainSettings::default()
+        };
+        (
+            Classifier::train(&three_classes(), 3, 4, settings, network),
+            network,
+        )
+    }
+
+    #[test]
+    fn an_ensemble_averages_networks_trained_from_their_own_seeds() {
+        let (model, network) = ensemble(1.0, false);
+        let members: Vec<Mlp> = (0..2)
+            .map(|m| Mlp::train(&three_classes(), 3, 4, network.member(m)))
+            .collect();
+        let x = vec![(0, 0.7), (3, 0.7)];
+        let (a, b) = (members[0].predict(&x), members[1].predict(&x));
+        assert_ne!(a, b, "the members start from different seeds");
+        for ((got, a), b) in model.predict(&x).iter().zip(&a).zip(&b) {
+            assert!((got - (a + b) / 2.0).abs() < 1e-6, "{got} vs {a}, {b}");
+        }
+        assert_eq!(
+            network.member(0).seed,
+            network.seed,
+            "the first keeps its seed"
+        );
+    }
+
+    #[test]
+    fn an_ensemble_trained_on_two_threads_is_the_one_trained_on_one() {
+        let (one, _) = ensemble(0.5, false);
+        let (two, _) = ensemble(0.5, true);
+        for (x, y) in &three_classes() {
+            let p = two.predict(x);
+            assert_eq!(p, one.predict(x));
+            let sum: f32 = p.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-5, "{p:?}");
+            let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b]));
+            assert_eq!(best, Some(*y), "{p:?}");
         }
     }
 

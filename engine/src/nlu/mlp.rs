@@ -31,6 +31,11 @@ pub struct MlpSettings {
     /// The network's share of the final probabilities (mixed with the
     /// linear model's); 1 uses the network alone.
     pub weight: f32,
+    /// How many networks to train, each from its own seed, whose
+    /// probabilities are averaged (an ensemble: they disagree on the
+    /// utterances none of them is sure of). Each costs its training and
+    /// prediction time; 0 turns the network off.
+    pub networks: usize,
 }
 
 impl Default for MlpSettings {
@@ -43,6 +48,18 @@ impl Default for MlpSettings {
             batch: 16,
             seed: 0x6d6c_7030,
             weight: 0.5,
+            networks: 3,
+        }
+    }
+}
+
+impl MlpSettings {
+    /// The settings of the ensemble's `member`-th network: its own seed
+    /// (the first keeps `seed`).
+    pub fn member(self, member: usize) -> Self {
+        Self {
+            seed: self.seed ^ (member as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ..self
         }
     }
 }

@@ -66,6 +66,9 @@ impl IntentSchema {
 /// features × units weights).
 const MAX_HIDDEN: usize = 4096;
 
+/// The most networks `--set networks=` accepts.
+const MAX_NETWORKS: usize = 16;
+
 /// NLU settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NluSettings {
@@ -145,11 +148,12 @@ impl NluSettings {
             "dropout" => n.dropout = within(name, num(name, value)?, 0.0, 0.95)?,
             "batch" => n.batch = within(name, num(name, value)?, 1, 4096)?,
             "mlp_weight" => n.weight = within(name, num(name, value)?, 0.0, 1.0)?,
+            "networks" => n.networks = within(name, num(name, value)?, 0, MAX_NETWORKS)?,
             "none_below" => self.none_below = num(name, value)?,
             "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
             _ => {
                 return Err(format!(
-                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, hidden, mlp_epochs, mlp_learning_rate, dropout, batch, mlp_weight, none_below, missing_entity_factor)"
+                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, hidden, mlp_epochs, mlp_learning_rate, dropout, batch, mlp_weight, networks, none_below, missing_entity_factor)"
                 ));
             }
         }
@@ -454,6 +458,7 @@ mod tests {
             ("dropout", "1", "outside 0 to 0.95"),
             ("mlp_weight", "-0.1", "outside 0 to 1"),
             ("batch", "0", "outside 1 to 4096"),
+            ("networks", "17", "outside 0 to 16"),
             ("hidden", "many", "not a valid number"),
             ("hiden", "1", "unknown setting"),
         ] {
