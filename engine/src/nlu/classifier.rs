@@ -132,7 +132,7 @@ impl Classifier {
                 }
             };
             std::thread::scope(|scope| {
-                let helper = scope.spawn(&take_networks);
+                let helper = scope.spawn(take_networks);
                 let trained = super::adagrad::train(data, classes, dims, linear);
                 let mut networks = take_networks();
                 match helper.join() {
