@@ -353,12 +353,15 @@ mod tests {
     #[test]
     fn skipping_small_gradients_keeps_the_decisions() {
         let data = three_classes();
+        // Long enough for some gradients to fall under the cut.
+        let epochs = 40;
         let full = Classifier::train(
             &data,
             3,
             4,
             TrainSettings {
                 min_gradient: 0.0,
+                epochs,
                 ..TrainSettings::default()
             },
             linear_only(),
@@ -369,6 +372,7 @@ mod tests {
             4,
             TrainSettings {
                 min_gradient: 0.05,
+                epochs,
                 ..TrainSettings::default()
             },
             linear_only(),
