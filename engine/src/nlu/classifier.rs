@@ -1,7 +1,8 @@
 //! The intent classifier: multinomial logistic regression over sparse
-//! features (trained in [`super::adagrad`]), mixed with a hidden-layer
-//! network over the same features ([`super::mlp`]) when that is on; the
-//! mixed probabilities are the confidence.
+//! features (trained in `adagrad`), mixed with the average of a
+//! few hidden-layer networks over the same features ([`super::mlp`], each
+//! from its own seed) when they are on; the mixed probabilities are the
+//! confidence.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -88,7 +89,7 @@ pub(super) fn softmax_in_place(scores: &mut [f32]) {
 
 impl Classifier {
     /// Trains on `(features, class)` pairs with `classes` classes over
-    /// `dims` features (see [`super::adagrad`]); the networks too unless
+    /// `dims` features (see `adagrad`); the networks too unless
     /// `network.hidden`, `network.networks` or `network.weight` is 0. With a
     /// second core the linear model and the networks share both: each core
     /// takes the next network when it is free (the result is the same

@@ -6,8 +6,8 @@
 //! [`text`] (words, stems, vocabulary, typo correction) →
 //! [`entities`] (extract and canonicalise) →
 //! [`features`] (TF-IDF over words with entity slots and character n-grams) →
-//! [`classifier`] (multinomial logistic regression mixed with the hidden-layer
-//! network of [`mlp`]) →
+//! [`classifier`] (multinomial logistic regression mixed with an ensemble of
+//! the hidden-layer networks of [`mlp`]) →
 //! [`followup`] (use the conversation's earlier queries).
 
 mod adagrad;

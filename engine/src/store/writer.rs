@@ -74,7 +74,7 @@ impl Writer {
     /// Commits `query` and `action`; returns once they are durable, or
     /// `None` when the writer task is gone and never took them (the caller
     /// then writes them itself). A job taken but not acknowledged within
-    /// [`ACK_TIMEOUT`] is an error: it may still commit, but no answer is
+    /// `ACK_TIMEOUT` is an error: it may still commit, but no answer is
     /// ever sent for a record that is not known to be committed.
     pub async fn write(
         &self,
