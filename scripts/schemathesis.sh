@@ -95,10 +95,45 @@ TOKEN=$("$BIN" token --user schemathesis --tenant 1 --role admin \
     --permissions billing_read,customer_read,network_read,customer_write,billing_write \
     --ttl 1h | tail -n1)
 
+# Pending actions for confirm and cancel: random ids only ever reach their
+# 404 branch, so some real ones are made first (queries that propose a
+# change) and offered to Schemathesis as a dictionary for the `id` path
+# parameter. A confirmed or cancelled id then answers 409, which those two
+# operations document.
+ACTIONS=()
+for i in $(seq 1 "${ACTIONS_PER_KIND:-20}"); do
+    for text in "open a ticket for KLM204: no internet ($i)" \
+        "generate an invoice for ABC123" \
+        "update the email of ZTR991 to agent$i@example.com"; do
+        id=$(curl -sf "$BASE/api/v1/chatbot/query" -H "Authorization: Bearer $TOKEN" \
+            -H 'Content-Type: application/json' \
+            -d "$(python3 -c 'import json, sys; print(json.dumps({"text": sys.argv[1]}))' "$text")" |
+            python3 -c 'import json, sys; print((json.load(sys.stdin).get("pending_action") or {}).get("action_id", ""))')
+        [ -n "$id" ] && ACTIONS+=("$id")
+    done
+done
+if [ "${#ACTIONS[@]}" -eq 0 ]; then
+    echo "no query proposed an action: confirm and cancel cannot be reached" >&2
+    exit 1
+fi
+echo "pending actions made for confirm/cancel: ${#ACTIONS[@]}"
+ACTION_LIST=$(printf '"%s", ' "${ACTIONS[@]}")
+
+cat >"$WORK/schemathesis.toml" <<TOML
+[dictionaries.actions]
+values = [${ACTION_LIST%, }]
+
+# Half the cases use a real pending action's id (the first try on one is
+# executed or cancelled; later ones are 409), the rest are generated.
+[[operations]]
+include-path-regex = "^/api/v1/chatbot/actions/"
+parameters = { "path.id" = { dictionary = "actions", probability = 0.5 } }
+TOML
+
 # Two documented refusals depend on data or on two fields at once, which a
 # schema cannot state; only there may a schema-valid request get 422
 # (positive_data_acceptance). Every other check stays as it is.
-cat >"$WORK/schemathesis.toml" <<'TOML'
+cat >>"$WORK/schemathesis.toml" <<'TOML'
 # `ai_service` must name one of the tenant's configurations (or be
 # `embedded`): an unknown name is 422.
 [[operations]]
