@@ -65,7 +65,7 @@ impl MlpSettings {
 }
 
 /// A trained network.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
     hidden: usize,
     classes: usize,
@@ -86,12 +86,14 @@ fn step(w: &mut f32, sq: &mut f32, g: f32, rate: f32) {
 
 impl Mlp {
     /// The hidden layer's pre-activation for `x` (into `z`).
+    #[inline(always)]
     fn hidden_input(&self, x: &Sparse, z: &mut [f32]) {
         z.copy_from_slice(&self.b1);
         add_rows(&self.w1, x, z);
     }
 
     /// The output scores for hidden activations `a` (into `out`).
+    #[inline(always)]
     fn output(&self, a: &[f32], out: &mut [f32]) {
         out.copy_from_slice(&self.b2);
         for (&ak, row) in a.iter().zip(self.w2.chunks_exact(self.classes)) {
@@ -105,6 +107,24 @@ impl Mlp {
 
     /// Class probabilities for `x`.
     pub fn predict(&self, x: &Sparse) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::avx() {
+            // SAFETY: `avx()` holds only on a CPU with AVX.
+            return unsafe { self.predict_avx(x) };
+        }
+        self.predict_portable(x)
+    }
+
+    /// `predict` compiled for AVX: wider vectors, the same operations in
+    /// the same order (see `nlu::simd`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    fn predict_avx(&self, x: &Sparse) -> Vec<f32> {
+        self.predict_portable(x)
+    }
+
+    #[inline(always)]
+    fn predict_portable(&self, x: &Sparse) -> Vec<f32> {
         let mut z = vec![0.0; self.hidden];
         self.hidden_input(x, &mut z);
         for zk in &mut z {

@@ -20,6 +20,7 @@ pub mod features;
 pub mod followup;
 pub mod mlp;
 mod oos;
+mod simd;
 pub mod text;
 pub mod training;
 
