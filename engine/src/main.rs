@@ -189,7 +189,9 @@ async fn offline_engine(config: &Config) -> Result<QueryEngine, String> {
 /// Trains the engine on the plugins' intents and the `[nlu]` training files.
 fn engine_for(config: &Config, plugins: PluginHost) -> Result<QueryEngine, String> {
     let training = switchboard::query::load_training(config).map_err(|e| e.to_string())?;
-    QueryEngine::with_training(plugins, QuerySettings::default(), &training)
+    // Trained models are kept beside the compiled plugins.
+    let cache = switchboard::nlu::model_cache::ModelCache::new(config.cache_dir());
+    QueryEngine::with_training_cached(plugins, QuerySettings::default(), &training, Some(&cache))
         .map_err(|e| e.to_string())
 }
 

@@ -12,6 +12,7 @@ use serde_json::{Value as Json, json};
 
 use crate::ai::{AiServices, SelectError, Selection};
 use crate::config::Config;
+use crate::nlu::model_cache::ModelCache;
 use crate::nlu::training::{self, SourcedExample, TrainingDataError};
 use crate::nlu::{Interpretation, Nlu, NluError, TrainingExample};
 use crate::plugins::{
@@ -135,12 +136,16 @@ pub fn load_training(config: &Config) -> Result<Vec<SourcedExample>, TrainingDat
     Ok(all)
 }
 
-fn train(registry: &IntentRegistry, extra: &[SourcedExample]) -> Result<Nlu, EngineError> {
+fn train(
+    registry: &IntentRegistry,
+    extra: &[SourcedExample],
+    cache: Option<&ModelCache>,
+) -> Result<Nlu, EngineError> {
     training::check_intents(extra, |intent| {
         intent == NONE_INTENT || registry.get(intent).is_some()
     })?;
     let extra: Vec<TrainingExample> = extra.iter().map(|e| e.example.clone()).collect();
-    Ok(Nlu::from_registry(registry, &extra)?)
+    Ok(Nlu::from_registry_cached(registry, &extra, cache)?)
 }
 
 impl QueryEngine {
@@ -157,7 +162,19 @@ impl QueryEngine {
         settings: QuerySettings,
         training: &[SourcedExample],
     ) -> Result<Self, EngineError> {
-        let nlu = train(plugins.set().registry(), training)?;
+        Self::with_training_cached(plugins, settings, training, None)
+    }
+
+    /// As [`QueryEngine::with_training`], with the trained NLU model from
+    /// `cache` when the same training was done before (see
+    /// [`crate::nlu::model_cache`]).
+    pub fn with_training_cached(
+        plugins: PluginHost,
+        settings: QuerySettings,
+        training: &[SourcedExample],
+        cache: Option<&ModelCache>,
+    ) -> Result<Self, EngineError> {
+        let nlu = train(plugins.set().registry(), training, cache)?;
         Ok(Self {
             plugins,
             nlu: ArcSwap::from_pointee(nlu),
@@ -243,7 +260,10 @@ impl QueryEngine {
         let nlu = tokio::task::spawn_blocking({
             let set = set.clone();
             let config = config.clone();
-            move || train(set.registry(), &load_training(&config)?)
+            move || {
+                let cache = ModelCache::new(config.cache_dir());
+                train(set.registry(), &load_training(&config)?, Some(&cache))
+            }
         })
         .await
         .map_err(|e| EngineError::Load(LoadError::Host(e.to_string())))??;

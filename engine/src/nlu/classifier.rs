@@ -197,6 +197,60 @@ impl Classifier {
         probs
     }
 
+    /// (features, classes) of the model.
+    pub(super) fn shape(&self) -> (usize, usize) {
+        let classes = self.bias.len();
+        (self.weights.len() / classes.max(1), classes)
+    }
+
+    /// Appends the model's bytes (see `nlu::model_cache`).
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
+        use super::model_cache::{put_floats, put_len};
+        put_floats(out, &self.weights);
+        put_floats(out, &self.bias);
+        match &self.network {
+            None => put_len(out, 0),
+            Some((networks, weight)) => {
+                put_len(out, networks.len());
+                put_floats(out, &[*weight]);
+                for net in networks {
+                    net.write(out);
+                }
+            }
+        }
+    }
+
+    /// Reads a model that [`Classifier::write`] wrote; `None` if the bytes
+    /// are not one (its shapes must agree, so it can never index out of
+    /// bounds).
+    pub(super) fn read(reader: &mut super::model_cache::Reader<'_>) -> Option<Self> {
+        let weights = reader.floats()?;
+        let bias = reader.floats()?;
+        let classes = bias.len();
+        if classes == 0 || weights.len() % classes != 0 {
+            return None;
+        }
+        let networks = reader.len()?;
+        let network = if networks == 0 {
+            None
+        } else {
+            let weight = match reader.floats()?.as_slice() {
+                [w] => *w,
+                _ => return None,
+            };
+            let dims = weights.len() / classes;
+            let nets = (0..networks)
+                .map(|_| Mlp::read(reader).filter(|n| n.shape() == (dims, classes)))
+                .collect::<Option<Vec<Mlp>>>()?;
+            Some((nets, weight))
+        };
+        Some(Self {
+            weights,
+            bias,
+            network,
+        })
+    }
+
     /// The linear model's class probabilities for `x`.
     fn predict_linear(&self, x: &Sparse) -> Vec<f32> {
         let mut scores = self.bias.clone();

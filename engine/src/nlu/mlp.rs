@@ -105,6 +105,47 @@ impl Mlp {
         }
     }
 
+    /// (features, classes) of the network.
+    pub(super) fn shape(&self) -> (usize, usize) {
+        (self.w1.len() / self.hidden.max(1), self.classes)
+    }
+
+    /// Appends the network's bytes (see `nlu::model_cache`).
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
+        use super::model_cache::{put_floats, put_len};
+        put_len(out, self.hidden);
+        put_len(out, self.classes);
+        for part in [&self.w1, &self.b1, &self.w2, &self.b2] {
+            put_floats(out, part);
+        }
+    }
+
+    /// Reads a network that [`Mlp::write`] wrote; `None` unless its parts
+    /// have the shapes its sizes give.
+    pub(super) fn read(reader: &mut super::model_cache::Reader<'_>) -> Option<Self> {
+        let hidden = reader.len()?;
+        let classes = reader.len()?;
+        let (w1, b1, w2, b2) = (
+            reader.floats()?,
+            reader.floats()?,
+            reader.floats()?,
+            reader.floats()?,
+        );
+        let fits = hidden > 0
+            && w1.len() % hidden == 0
+            && b1.len() == hidden
+            && Some(w2.len()) == hidden.checked_mul(classes)
+            && b2.len() == classes;
+        fits.then_some(Self {
+            hidden,
+            classes,
+            w1,
+            b1,
+            w2,
+            b2,
+        })
+    }
+
     /// Class probabilities for `x`.
     pub fn predict(&self, x: &Sparse) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]

@@ -19,6 +19,7 @@ pub mod eval;
 pub mod features;
 pub mod followup;
 pub mod mlp;
+pub mod model_cache;
 mod oos;
 mod simd;
 pub mod text;
@@ -33,6 +34,7 @@ use classifier::{Classifier, TrainSettings};
 use entities::{Entity, Extractor};
 use features::{FeatureSettings, Featurizer};
 use mlp::MlpSettings;
+use model_cache::ModelCache;
 use text::Vocabulary;
 
 pub use oos::OUT_OF_SCOPE;
@@ -215,6 +217,17 @@ impl Nlu {
         registry: &IntentRegistry,
         extra: &[TrainingExample],
     ) -> Result<Self, NluError> {
+        Self::from_registry_cached(registry, extra, None)
+    }
+
+    /// As [`Nlu::from_registry`], loading the trained classifier from
+    /// `cache` when the same training was done before (and storing it
+    /// there when not).
+    pub fn from_registry_cached(
+        registry: &IntentRegistry,
+        extra: &[TrainingExample],
+        cache: Option<&ModelCache>,
+    ) -> Result<Self, NluError> {
         let mut schemas = BTreeMap::new();
         let mut examples = Vec::new();
         for intent in registry.iter() {
@@ -248,15 +261,26 @@ impl Nlu {
             }
             examples.push(e.clone());
         }
-        Self::train(examples, schemas, NluSettings::default())
+        Self::train_cached(examples, schemas, NluSettings::default(), cache)
     }
 
     /// Trains on `examples`; `schemas` gives each intent's entities (an
     /// intent without a schema takes none).
     pub fn train(
         examples: Vec<TrainingExample>,
+        schemas: BTreeMap<String, IntentSchema>,
+        settings: NluSettings,
+    ) -> Result<Self, NluError> {
+        Self::train_cached(examples, schemas, settings, None)
+    }
+
+    /// As [`Nlu::train`], with the classifier from `cache` when the same
+    /// training was done before (see [`model_cache`]).
+    pub fn train_cached(
+        examples: Vec<TrainingExample>,
         mut schemas: BTreeMap<String, IntentSchema>,
         settings: NluSettings,
+        cache: Option<&ModelCache>,
     ) -> Result<Self, NluError> {
         if examples.is_empty() {
             return Err(NluError::Empty);
@@ -283,13 +307,30 @@ impl Nlu {
                 (featurizer.transform(d), class)
             })
             .collect();
-        let classifier = Classifier::train(
-            &data,
-            classes.len(),
-            featurizer.len(),
-            settings.train,
-            settings.network,
-        );
+        let (classes_n, dims) = (classes.len(), featurizer.len());
+        let train = || Classifier::train(&data, classes_n, dims, settings.train, settings.network);
+        let classifier = match cache {
+            None => train(),
+            Some(cache) => {
+                let key = ModelCache::key(&data, classes_n, dims, &settings);
+                match cache
+                    .load(&key)
+                    .filter(|model| model.shape() == (dims, classes_n))
+                {
+                    Some(model) => {
+                        tracing::debug!(dir = %cache.dir().display(), "NLU model loaded from the cache");
+                        model
+                    }
+                    None => {
+                        let model = train();
+                        if let Err(error) = cache.store(&key, &model) {
+                            tracing::warn!(dir = %cache.dir().display(), %error, "cannot cache the NLU model");
+                        }
+                        model
+                    }
+                }
+            }
+        };
         Ok(Self {
             classes,
             schemas,
@@ -444,6 +485,67 @@ impl Nlu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utterances() -> Vec<TrainingExample> {
+        [
+            ("show the invoices", "billing.invoices"),
+            ("list my invoices please", "billing.invoices"),
+            ("which bills are unpaid", "billing.invoices"),
+            ("any outage in the north", "monitoring.outages"),
+            ("is the network down", "monitoring.outages"),
+            ("outages near me", "monitoring.outages"),
+            ("tell me a joke", "none"),
+            ("what is the weather", "none"),
+        ]
+        .iter()
+        .map(|(text, intent)| TrainingExample {
+            text: (*text).to_owned(),
+            intent: (*intent).to_owned(),
+        })
+        .collect()
+    }
+
+    /// The second training with the same data loads the first one's model
+    /// from the cache: a different model planted under its key is what the
+    /// engine then uses (so the cache, not training, supplied it), and
+    /// without the cache the model is trained as before.
+    #[test]
+    fn a_cached_model_is_loaded_instead_of_trained() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModelCache::new(dir.path());
+        let settings = NluSettings::default();
+        let train = |cache: Option<&ModelCache>| {
+            Nlu::train_cached(utterances(), BTreeMap::new(), settings, cache).unwrap()
+        };
+        let first = train(Some(&cache));
+        let fresh = train(None);
+        let text = "show me the invoices";
+        assert_eq!(first.classify(text), fresh.classify(text));
+        assert_eq!(first.classify(text)[0].0, "billing.invoices");
+
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let stem = files[0].file_stem().unwrap().to_str().unwrap();
+        let key: model_cache::Key = hex::decode(stem).unwrap().try_into().unwrap();
+        let (dims, classes) = cache.load(&key).expect("stored").shape();
+        // A linear model that only ever saw `none` (the last class).
+        let planted = Classifier::train(
+            &[(vec![(0, 1.0)], classes - 1)],
+            classes,
+            dims,
+            TrainSettings::default(),
+            MlpSettings {
+                hidden: 0,
+                ..MlpSettings::default()
+            },
+        );
+        cache.store(&key, &planted).unwrap();
+        assert_eq!(train(Some(&cache)).classify(text)[0].0, "none");
+        assert_eq!(train(None).classify(text)[0].0, "billing.invoices");
+    }
 
     #[test]
     fn settings_are_set_by_name_within_their_bounds() {
