@@ -251,8 +251,9 @@ impl QueryEngine {
         self.nlu.load_full()
     }
 
-    /// Reloads plugins from `config` and retrains the NLU; on any error
-    /// the running plugins and NLU stay as they were.
+    /// Reloads plugins from `config` and retrains the NLU (or loads the
+    /// model from `config`'s cache folder, when the same training was done
+    /// before); on any error the running plugins and NLU stay as they were.
     pub async fn reload(&self, config: &Config) -> Result<usize, EngineError> {
         let _one_at_a_time = self.reloading.lock().await;
         // Load the new set and train on it before anything is swapped in.

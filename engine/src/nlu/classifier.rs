@@ -60,6 +60,7 @@ pub struct Classifier {
 /// Adds to `out` the rows of `weights` (row-major, `out.len()` wide) that
 /// `x`'s features select, each times its value; a feature past the last row
 /// adds nothing.
+///
 /// Eight lanes wide on a CPU with AVX, with bit-identical sums (see
 /// `nlu::simd`).
 pub(super) fn add_rows(weights: &[f32], x: &Sparse, out: &mut [f32]) {
