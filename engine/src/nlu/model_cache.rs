@@ -141,7 +141,7 @@ impl ModelCache {
             .filter(|p| p.extension().is_some_and(|x| x == "nlu"))
             .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
             .collect();
-        models.sort_by(|a, b| b.0.cmp(&a.0));
+        models.sort_by_key(|(written, _)| std::cmp::Reverse(*written));
         for (_, old) in models.into_iter().skip(keep) {
             let _ = std::fs::remove_file(old);
         }
@@ -300,7 +300,8 @@ mod tests {
         let data = data();
         let key = ModelCache::key(&data, 3, 7, &NluSettings::default());
         let model = trained(&data);
-        let damages: [(&str, fn(&mut Vec<u8>)); 4] = [
+        type Damage = fn(&mut Vec<u8>);
+        let damages: [(&str, Damage); 4] = [
             ("a flipped bit", |b| {
                 let last = b.len() - 1;
                 b[last] ^= 1;
