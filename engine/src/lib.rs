@@ -21,6 +21,7 @@
 pub mod ai;
 pub mod api;
 pub mod auth;
+mod cache_file;
 pub mod config;
 pub mod demo;
 pub mod nlu;

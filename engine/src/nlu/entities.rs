@@ -68,7 +68,7 @@ re!(
 );
 re!(
     PHONE,
-    r"(?:\+\s?\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\(?\d{2,5}\)?){1,4}|\+?\b\d{7,15}\b"
+    r"(?:\+\s?\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\b\d{2,5}(?:[\s.-]\(?\d{2,8}\)?){1,4}\b|\+?\b\d{7,15}\b"
 );
 re!(
     AMOUNT,
@@ -792,6 +792,15 @@ mod tests {
         assert_eq!(
             get("call 555-867-5309", "phone").as_deref(),
             Some("5558675309")
+        );
+        // Groups of six or seven digits are read whole, never cut short.
+        assert_eq!(
+            get("set the phone to +49 30 1234567", "phone").as_deref(),
+            Some("+49301234567")
+        );
+        assert_eq!(
+            get("mobile is now 07700 900123", "phone").as_deref(),
+            Some("07700900123")
         );
         assert_eq!(
             get("invoices dated 2025-02-01", "phone"),

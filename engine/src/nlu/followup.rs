@@ -17,21 +17,8 @@ const FUNCTION_WORDS: &[&str] = &[
     "with", "of", "a", "an", "now", "instead", "again", "but", "or", "so", "ok", "okay", "well",
     "same", "thing", "do", "does", "is", "are", "there", "any", "ones", "customer", "account",
     "client", "priority", "status", "them", "it", "with", "from", "to", "by", "let's", "lets",
-    "try", "check", "show", "me", "all", "is", "was",
+    "try", "check", "show", "me", "all", "is", "was", "pls", "plz", "kindly",
 ];
-
-/// Words that refer back to something said earlier.
-const REFERRING: &[&str] = &[
-    "they", "them", "their", "theirs", "he", "him", "his", "she", "her", "hers", "it", "its",
-    "that", "this", "same", "those", "these",
-];
-
-fn lower_words(text: &str) -> Vec<String> {
-    words_with_spans(text)
-        .into_iter()
-        .map(|(_, _, w)| w.to_lowercase().trim_end_matches("'s").to_owned())
-        .collect()
-}
 
 /// Whether `text` only swaps a detail: it names at least one entity and,
 /// once those are removed, has no word of its own.
@@ -45,12 +32,6 @@ fn swaps_a_detail(text: &str, entities: &[Entity]) -> bool {
         scored.iter().any(|en| s >= en.span.0 && e <= en.span.1)
             || FUNCTION_WORDS.contains(&lower.as_str())
     })
-}
-
-fn refers_back(text: &str) -> bool {
-    let words = lower_words(text);
-    words.first().is_some_and(|w| w == "and" || w == "also")
-        || words.iter().any(|w| REFERRING.contains(&w.as_str()))
 }
 
 /// Resolves `text` against `history` (oldest first).
@@ -69,15 +50,11 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
         return nlu.interpret_single(text);
     };
     let own = nlu.extract(text);
-    // What the conversation could supply, if the text refers back to it.
-    let available: Vec<&str> = if refers_back(text) {
-        previous
-            .iter()
-            .flat_map(|p| p.entities.keys().map(String::as_str))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // What the conversation can supply.
+    let available: Vec<&str> = previous
+        .iter()
+        .flat_map(|p| p.entities.keys().map(String::as_str))
+        .collect();
     let mut result = nlu.interpret_with_context(text, &available);
     let swap = swaps_a_detail(text, &own);
     if result.intent == NONE_INTENT && !swap {
@@ -99,7 +76,6 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
     let Some(schema) = nlu.schema(&result.intent).cloned() else {
         return result;
     };
-    let referring = swap || refers_back(text);
     // Required groups the new text leaves unsatisfied: take the newest
     // earlier query that names any entity of the group.
     for group in &schema.required {
@@ -115,30 +91,30 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
             result.from_history.push(name);
         }
     }
-    // Optional entities carry over only when the text refers back.
-    if referring {
-        for name in &schema.optional {
-            if result.entities.contains_key(name) || name == "subject" {
-                continue;
-            }
-            // customer and customer_name are alternatives: don't add one
-            // when the other is there.
-            let alt = match name.as_str() {
-                "customer" => Some("customer_name"),
-                "customer_name" => Some("customer"),
-                _ => None,
-            };
-            if alt.is_some_and(|a| result.entities.contains_key(a)) {
-                continue;
-            }
-            if let Some(value) = previous
-                .iter()
-                .rev()
-                .find_map(|p| p.entities.get(name).cloned())
-            {
-                result.entities.insert(name.clone(), value);
-                result.from_history.push(name.clone());
-            }
+    // So do the optional entities the intent takes ("any outages there?"
+    // after a question about the central region asks about the central
+    // region), the newest mention first.
+    for name in &schema.optional {
+        if result.entities.contains_key(name) || name == "subject" {
+            continue;
+        }
+        // customer and customer_name are alternatives: don't add one
+        // when the other is there.
+        let alt = match name.as_str() {
+            "customer" => Some("customer_name"),
+            "customer_name" => Some("customer"),
+            _ => None,
+        };
+        if alt.is_some_and(|a| result.entities.contains_key(a)) {
+            continue;
+        }
+        if let Some(value) = previous
+            .iter()
+            .rev()
+            .find_map(|p| p.entities.get(name).cloned())
+        {
+            result.entities.insert(name.clone(), value);
+            result.from_history.push(name.clone());
         }
     }
     result

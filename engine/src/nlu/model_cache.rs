@@ -11,7 +11,6 @@
 //! so engines sharing the folder never read half a file.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -109,21 +108,16 @@ impl ModelCache {
 
     /// Stores `model` under `key`.
     pub(super) fn store(&self, key: &Key, model: &Classifier) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        // A model is loaded as it is found: only its owner may write the
+        // folder (the compiled plugins' folder, which is private too).
+        crate::cache_file::private_dir(&self.dir)?;
         let mut payload = Vec::new();
         model.write(&mut payload);
         let mut bytes = Vec::with_capacity(MAGIC.len() + 32 + payload.len());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&Sha256::digest(&payload));
         bytes.extend_from_slice(&payload);
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self.path_for(key);
-        let tmp = path.with_extension(format!("tmp-{}-{unique}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
+        crate::cache_file::write_atomically(&self.path_for(key), &bytes)?;
         self.prune(KEEP);
         Ok(())
     }
@@ -240,6 +234,12 @@ mod tests {
         assert!(loaded == model, "the same weights");
         assert_eq!(loaded.predict(&data[0].0), model.predict(&data[0].0));
         assert_eq!(only_file(cache.dir()).extension().unwrap(), "nlu");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(cache.dir()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "the folder is private to its owner");
+        }
     }
 
     #[test]

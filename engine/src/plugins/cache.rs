@@ -5,7 +5,6 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -78,21 +77,10 @@ impl CompileCache {
     }
 
     fn store(&self, path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
-        std::fs::create_dir_all(&self.dir)?;
         // Compiled code is run without further checks: only its owner may
         // write the folder.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        let bytes = component.serialize()?;
-        // Write then rename, so a reader never sees half a file.
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = path.with_extension(format!("tmp-{}-{unique}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path)?;
+        crate::cache_file::private_dir(&self.dir)?;
+        crate::cache_file::write_atomically(path, &component.serialize()?)?;
         Ok(())
     }
 }
