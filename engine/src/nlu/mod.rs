@@ -72,6 +72,10 @@ const MAX_HIDDEN: usize = 4096;
 /// The most networks `--set networks=` accepts.
 const MAX_NETWORKS: usize = 16;
 
+/// Entities that identify what a question is about; see
+/// [`NluSettings::unused_identifier_factor`].
+const IDENTIFIERS: &[&str] = &["customer", "invoice", "device", "email", "phone"];
+
 /// NLU settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NluSettings {
@@ -85,6 +89,10 @@ pub struct NluSettings {
     pub none_below: f32,
     /// Factor applied to an intent whose required entities are absent.
     pub missing_entity_factor: f32,
+    /// Factor applied to an intent for each kind of identifier in the text
+    /// (an account, invoice, device, email address or phone number) that
+    /// it does not take: the agent named it because it matters.
+    pub unused_identifier_factor: f32,
 }
 
 impl Default for NluSettings {
@@ -95,6 +103,7 @@ impl Default for NluSettings {
             network: MlpSettings::default(),
             none_below: 0.35,
             missing_entity_factor: 0.3,
+            unused_identifier_factor: 0.5,
         }
     }
 }
@@ -154,9 +163,12 @@ impl NluSettings {
             "networks" => n.networks = within(name, num(name, value)?, 0, MAX_NETWORKS)?,
             "none_below" => self.none_below = num(name, value)?,
             "missing_entity_factor" => self.missing_entity_factor = num(name, value)?,
+            "unused_identifier_factor" => {
+                self.unused_identifier_factor = within(name, num(name, value)?, 0.0, 1.0)?
+            }
             _ => {
                 return Err(format!(
-                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, hidden, mlp_epochs, mlp_learning_rate, dropout, batch, mlp_weight, networks, none_below, missing_entity_factor)"
+                    "unknown setting `{name}` (known: char_min, char_max, char_weight, bigrams, trigrams, min_df, chars_from_surface, embedding_weight, embedding_dims, epochs, learning_rate, l2, average, min_gradient, parallel, seed, hidden, mlp_epochs, mlp_learning_rate, dropout, batch, mlp_weight, networks, none_below, missing_entity_factor, unused_identifier_factor)"
                 ));
             }
         }
@@ -405,6 +417,14 @@ impl Nlu {
             .map(|e| e.name)
             .chain(available.iter().copied())
             .collect();
+        // The kinds of identifier the text names, each once.
+        let mut identifiers: Vec<&str> = entities
+            .iter()
+            .map(|e| e.name)
+            .filter(|n| IDENTIFIERS.contains(n))
+            .collect();
+        identifiers.sort_unstable();
+        identifiers.dedup();
         let mut total = 0.0;
         for (intent, p) in &mut ranked {
             let satisfied = self.schemas.get(intent.as_str()).is_none_or(|s| {
@@ -414,6 +434,15 @@ impl Nlu {
             });
             if !satisfied {
                 *p *= self.settings.missing_entity_factor;
+            }
+            if let Some(schema) = self.schemas.get(intent.as_str())
+                && intent != NONE_INTENT
+            {
+                for name in &identifiers {
+                    if !schema.takes(name) {
+                        *p *= self.settings.unused_identifier_factor;
+                    }
+                }
             }
             total += *p;
         }
@@ -547,6 +576,58 @@ mod tests {
         assert_eq!(train(None).classify(text)[0].0, "billing.invoices");
     }
 
+    /// An identifier in the text that an intent does not take makes that
+    /// intent `unused_identifier_factor` times as likely, relative to one
+    /// that takes it; other entities change nothing.
+    #[test]
+    fn an_identifier_an_intent_cannot_use_counts_against_it() {
+        let schemas = BTreeMap::from([
+            (
+                "billing.invoices".to_owned(),
+                IntentSchema {
+                    required: Vec::new(),
+                    optional: vec!["invoice".to_owned()],
+                },
+            ),
+            (
+                "monitoring.outages".to_owned(),
+                IntentSchema {
+                    required: Vec::new(),
+                    optional: vec!["region".to_owned()],
+                },
+            ),
+        ]);
+        let odds = |factor: f32, text: &str| {
+            let mut settings = NluSettings::default();
+            settings.unused_identifier_factor = factor;
+            settings.none_below = 0.0;
+            let nlu = Nlu::train(utterances(), schemas.clone(), settings).unwrap();
+            let found = nlu.interpret_single(text);
+            let p = |intent: &str| {
+                if found.intent == intent {
+                    found.confidence
+                } else {
+                    found
+                        .alternatives
+                        .iter()
+                        .find(|(i, _)| i == intent)
+                        .map_or(0.0, |(_, p)| *p)
+                }
+            };
+            p("monitoring.outages") / p("billing.invoices")
+        };
+        let text = "any outage affecting invoice INV-2025-001";
+        let (plain, halved) = (odds(1.0, text), odds(0.5, text));
+        assert!(plain > 0.0, "both intents are in the running");
+        assert!(
+            (halved / plain - 0.5).abs() < 1e-3,
+            "outages cannot use the invoice: {plain} -> {halved}"
+        );
+        // A region is not an identifier: both factors give the same odds.
+        let text = "any outage for invoices in the north";
+        assert!((odds(0.5, text) / odds(1.0, text) - 1.0).abs() < 1e-3);
+    }
+
     #[test]
     fn settings_are_set_by_name_within_their_bounds() {
         let mut settings = NluSettings::default();
@@ -562,6 +643,7 @@ mod tests {
             ("mlp_weight", "-0.1", "outside 0 to 1"),
             ("batch", "0", "outside 1 to 4096"),
             ("networks", "17", "outside 0 to 16"),
+            ("unused_identifier_factor", "1.5", "outside 0 to 1"),
             ("hidden", "many", "not a valid number"),
             ("hiden", "1", "unknown setting"),
         ] {

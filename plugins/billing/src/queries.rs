@@ -48,6 +48,12 @@ pub fn manifest() -> Manifest {
                     "show the billing history of customer ABC123",
                     "what has ABC123 been billed",
                     "and their bills",
+                    "statements issued to KLM204 this year",
+                    "copy of the latest bill for Tom Becker",
+                    "which of EDC248's invoices are still open",
+                    "billing records on file for Patel Hardware",
+                    "has GHJ607 been sent any invoices lately",
+                    "what have we charged Sofia Rossi so far",
                 ])
                 .requires_one_of(customer)
                 .optional(["status", "period"])
@@ -75,6 +81,14 @@ pub fn manifest() -> Manifest {
                     "invoice INV-2025-001 details please",
                     "what's the status of invoice INV-2025-004",
                     "who was invoice INV-2025-009 issued to",
+                    "line-by-line charges on INV-2025-061",
+                    "what items are on invoice INV-2024-150",
+                    "due date and amount of INV-2025-033",
+                    "has INV-2025-048 been paid off",
+                    "itemised breakdown for inv-2025-090",
+                    "how much is left to pay on INV-2025-072",
+                    "who paid INV-2024-140 and when",
+                    "total of invoice INV-2025-015",
                 ])
                 .requires("invoice")
                 .permission("billing_read")
@@ -105,6 +119,14 @@ pub fn manifest() -> Manifest {
                     "check the account balance of Maria Lopez",
                     "how much money does John Smith owe",
                     "and their balance",
+                    "is WER366 in the red",
+                    "does Lena Novak have arrears on her account",
+                    "what is MNB778's outstanding amount",
+                    "Tom Becker is on the phone asking what he owes",
+                    "how much debt does CVB157 have with us",
+                    "is EDC248 behind with their bills",
+                    "net amount owing on HJK310",
+                    "is Patel Hardware paid up",
                 ])
                 .requires_one_of(customer)
                 .permission("billing_read")
@@ -138,6 +160,13 @@ pub fn manifest() -> Manifest {
                     "delinquent accounts in the east",
                     "overdue invoices over 500",
                     "any overdue invoices in central",
+                    "accounts in arrears in the west",
+                    "dunning run candidates over 200",
+                    "who is late paying in the north region",
+                    "past-due balances across all customers",
+                    "invoices nobody paid by the deadline",
+                    "overdue list for collections",
+                    "which bills have lapsed without payment",
                 ])
                 .optional(["region", "min_amount"])
                 .permission("billing_read")
@@ -165,6 +194,12 @@ pub fn manifest() -> Manifest {
                     "recent payments from customer DEF456",
                     "how has Maria Lopez paid us",
                     "and their payments",
+                    "did Tom Becker settle anything in october",
+                    "show money received from CVB157",
+                    "when did HJK310 make their most recent payment",
+                    "payments posted to Lena Novak's account",
+                    "has MNB778 paid their bill this month",
+                    "list of receipts for EDC248",
                 ])
                 .requires_one_of(customer)
                 .optional(["period"])
@@ -193,6 +228,11 @@ pub fn manifest() -> Manifest {
                     "show me revenue for this month",
                     "what were total billings last year",
                     "sales figures for the east",
+                    "turnover for the west region this quarter",
+                    "how much cash came in during 2025",
+                    "total billed versus collected last month",
+                    "revenue breakdown by month",
+                    "takings for the north this year",
                 ])
                 .optional(["period", "region"])
                 .permission("billing_read")
@@ -218,6 +258,11 @@ pub fn manifest() -> Manifest {
                     "send a new invoice to DEF456",
                     "invoice customer ABC123 for their plan",
                     "please prepare an invoice for Maria Lopez",
+                    "bill HJK310 for this month's service",
+                    "send Lena Novak her invoice for october",
+                    "invoice MNB778 for the month",
+                    "cut a new invoice for Tom Becker",
+                    "we need to bill EDC248 for their plan",
                 ])
                 .requires_one_of(customer)
                 .permission("billing_write")

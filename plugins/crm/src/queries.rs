@@ -46,6 +46,13 @@ pub fn manifest() -> Manifest {
                     "look up account abc-123",
                     "pull up the customer record for KLM204",
                     "who owns account ABC123",
+                    "everything on file for HJK310",
+                    "how long has Lena Novak been with us",
+                    "customer since when, MNB778",
+                    "which region does Tom Becker live in",
+                    "account information for EDC248",
+                    "who is the account holder of GHJ607",
+                    "full record for Patel Hardware",
                 ])
                 .requires_one_of(customer)
                 .permission("customer_read")
@@ -81,6 +88,13 @@ pub fn manifest() -> Manifest {
                     "is there a customer named Lopez",
                     "find account by phone +44 20 7946 0958",
                     "who is registered with maria.lopez@example.com",
+                    "which account belongs to lena@novak.example",
+                    "whose number is 555 010 7788",
+                    "search by name: Okafor",
+                    "a client with the name Becker",
+                    "do we have anyone with the email tom.b@example.net",
+                    "look someone up by phone 555-010-6060",
+                    "customer search for Patel",
                 ])
                 .requires_one_of(["customer_name", "email", "phone"])
                 .permission("customer_read")
@@ -108,6 +122,11 @@ pub fn manifest() -> Manifest {
                     "list our most valuable customers",
                     "highest paying clients in central",
                     "biggest spenders this year",
+                    "highest revenue accounts",
+                    "top 20 clients by billing",
+                    "who spends the most with us in the south",
+                    "our key accounts by revenue",
+                    "biggest earners among our customers",
                 ])
                 .optional(["limit", "region"])
                 .permission("customer_read")
@@ -143,6 +162,12 @@ pub fn manifest() -> Manifest {
                     "what's Maria Lopez's broadband plan",
                     "which subscription tier is ABC123",
                     "and their plan",
+                    "what download speed is HJK310 paying for",
+                    "contract details of Lena Novak's broadband",
+                    "which bundle does MNB778 have",
+                    "what's the monthly fee on Tom Becker's plan",
+                    "what bandwidth is EDC248 entitled to",
+                    "is GHJ607 on fibre",
                 ])
                 .requires_one_of(customer)
                 .permission("customer_read")
@@ -171,6 +196,12 @@ pub fn manifest() -> Manifest {
                     "pending complaints from Garcia Logistics",
                     "what support requests are open",
                     "only the urgent ones",
+                    "outstanding support cases",
+                    "which complaints are still being worked on",
+                    "open faults for Tom Becker",
+                    "tickets awaiting resolution",
+                    "any high priority cases open for HJK310",
+                    "what's in the support backlog",
                 ])
                 .optional(["customer", "customer_name", "priority"])
                 .permission("customer_read")
@@ -197,6 +228,11 @@ pub fn manifest() -> Manifest {
                     "report a fault for customer ABC123",
                     "make a high priority ticket for Maria Lopez",
                     "create an incident for KLM204",
+                    "raise a fault report for HJK310: intermittent wifi",
+                    "log an issue for Lena Novak, no dial tone",
+                    "book an engineer visit for MNB778",
+                    "record a complaint from Tom Becker about slow broadband",
+                    "open a trouble ticket for EDC248",
                 ])
                 .requires_one_of(customer)
                 .optional(["subject", "priority"])
@@ -223,6 +259,11 @@ pub fn manifest() -> Manifest {
                     "customer DEF456 has a new number 555-010-1234",
                     "edit Maria Lopez's phone to +44 20 7946 0958",
                     "correct the email for ABC123: smith.j@example.org",
+                    "HJK310 has a new mobile number 555 010 4242",
+                    "switch Lena Novak's email to lena.n@example.org",
+                    "the phone on file for MNB778 should be 555-010-1111",
+                    "amend Tom Becker's contact email to tb@example.com",
+                    "put +44 20 7946 0000 as EDC248's number",
                 ])
                 .requires_one_of(customer)
                 .requires_one_of(["email", "phone"])

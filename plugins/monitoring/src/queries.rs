@@ -36,6 +36,12 @@ pub fn manifest() -> Manifest {
                     "list active outages",
                     "is anything broken in the network",
                     "how about the eastern region",
+                    "is there a network failure in the east",
+                    "are we seeing service interruptions anywhere",
+                    "any fibre cuts in the south",
+                    "is the broadband down in the west",
+                    "are there major incidents affecting customers",
+                    "reports of no service in central",
                 ])
                 .optional(["region"])
                 .permission("network_read")
@@ -71,6 +77,12 @@ pub fn manifest() -> Manifest {
                     "check if Maria Lopez's router is connected",
                     "is customer ABC123 connected",
                     "diagnose the connection for KLM204",
+                    "is HJK310 reachable",
+                    "can we reach Lena Novak's modem",
+                    "is MNB778's line in sync",
+                    "has Tom Becker got a working connection",
+                    "is EDC248 up or down",
+                    "link status for Patel Hardware",
                 ])
                 .requires_one_of(customer)
                 .permission("network_read")
@@ -97,6 +109,11 @@ pub fn manifest() -> Manifest {
                     "Maria Lopez's internet usage",
                     "download volume for ABC123 over the last 3 months",
                     "and their usage",
+                    "how much did HJK310 download this month",
+                    "Lena Novak's upload and download totals",
+                    "data volume used by MNB778 in october",
+                    "is Tom Becker a heavy user",
+                    "gigabytes consumed by EDC248",
                 ])
                 .requires_one_of(customer)
                 .optional(["period"])
@@ -125,6 +142,12 @@ pub fn manifest() -> Manifest {
                     "how many devices are offline in the south",
                     "network dashboard for the west",
                     "is the network stable",
+                    "jitter and latency in the east",
+                    "how congested is the network in the north",
+                    "network quality in the south",
+                    "uptime of the network this week",
+                    "are any regions degraded",
+                    "share of devices online per region",
                 ])
                 .optional(["region"])
                 .permission("network_read")
@@ -154,6 +177,11 @@ pub fn manifest() -> Manifest {
                     "show device ONT-KLM204-1",
                     "ping olt-north-01",
                     "health of device SW-NORTH-01",
+                    "is OLT-NORTH-02 reachable",
+                    "can you ping CPE-HJK310-1",
+                    "state of OLT-SOUTH-01",
+                    "is SW-WEST-02 down",
+                    "last heartbeat from ONT-MNB778-1",
                 ])
                 .requires("device")
                 .permission("network_read")
