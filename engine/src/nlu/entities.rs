@@ -141,7 +141,7 @@ const NAME_TRIGGERS: [&str; 10] = [
 ];
 
 /// Words never part of a customer name.
-const NOT_NAMES: [&str; 48] = [
+const NOT_NAMES: [&str; 56] = [
     "i",
     "me",
     "my",
@@ -188,8 +188,16 @@ const NOT_NAMES: [&str; 48] = [
     "account",
     "region",
     "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
     "friday",
+    "saturday",
+    "sunday",
     "today",
+    "tomorrow",
+    "yesterday",
+    "tonight",
 ];
 
 fn overlaps(spans: &[(usize, usize)], (s, e): (usize, usize)) -> bool {
@@ -452,10 +460,13 @@ impl Extractor {
     }
 
     /// A customer name: a run of capitalised words that are not ordinary
-    /// vocabulary, or lower-case unknown words after a trigger word.
+    /// vocabulary (the first run of two or more words, else the first
+    /// single word: "Caller from Harbor Dental Clinic" names the clinic),
+    /// or lower-case unknown words after a trigger word.
     fn customer_name(&self, text: &str, taken: &[(usize, usize)]) -> Option<Entity> {
         let words = words_with_spans(text);
         let mut best: Option<(usize, usize)> = None;
+        let mut single: Option<(usize, usize)> = None;
         let mut i = 0;
         while i < words.len() {
             let (s, e, w) = words[i];
@@ -486,17 +497,21 @@ impl Extractor {
                     }
                 }
                 let span = (s, words[j].1);
-                // A single capitalised ordinary word ("Show", "North") is
-                // not a name.
-                if j > i || !self.is_ordinary(w) {
+                if j > i {
                     best = Some(span);
                     break;
+                }
+                // A single capitalised ordinary word ("Show", "North") is
+                // not a name.
+                if !self.is_ordinary(w) {
+                    single = single.or(Some(span));
                 }
                 i = j + 1;
                 continue;
             }
             i += 1;
         }
+        best = best.or(single);
         if best.is_none() {
             // Lower-case names after a trigger: "customer named garcia".
             for k in 0..words.len() {
@@ -875,5 +890,24 @@ mod tests {
             None
         );
         assert_eq!(get("What is the balance", "customer_name"), None);
+        // A run of two or more capitalised words beats a single one.
+        assert_eq!(
+            get(
+                "Caller from Harbor Dental Clinic wants to know what they owe",
+                "customer_name"
+            )
+            .as_deref(),
+            Some("Harbor Dental Clinic")
+        );
+        assert_eq!(
+            get("is Okafor a customer", "customer_name").as_deref(),
+            Some("Okafor")
+        );
+        // Days are not names, capitalised or not.
+        assert_eq!(
+            get("schedule a technician visit for thursday", "customer_name"),
+            None
+        );
+        assert_eq!(get("any outages on Sunday", "customer_name"), None);
     }
 }
