@@ -117,14 +117,17 @@ impl Vocabulary {
     /// Learns the words of `texts`. Capitalised words that do not start a
     /// sentence are taken for names and left out.
     pub fn learn<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
         for text in texts {
-            for (i, (_, _, w)) in super::entities::words_with_spans(text)
-                .into_iter()
-                .enumerate()
-            {
-                let capital = w.chars().next().is_some_and(char::is_uppercase);
+            let words = super::entities::words_with_spans(text);
+            for (i, &(_, _, w)) in words.iter().enumerate() {
                 let has_digit = w.chars().any(|c| c.is_ascii_digit());
-                if (capital && i > 0) || has_digit || w.contains('@') {
+                // Capitalised words are names, except the first of a
+                // sentence; and even that is a name when a capitalised
+                // word follows it ("Tom Becker owes ...").
+                let name = capital(w)
+                    && (i > 0 || words.get(1).is_some_and(|&(_, _, next)| capital(next)));
+                if name || has_digit || w.contains('@') {
                     continue;
                 }
                 let lower = w.to_lowercase();
@@ -246,6 +249,9 @@ mod tests {
         assert_eq!(v.correct("outstandng"), Some("outstanding"));
         assert_eq!(v.correct("zebra"), None);
         assert!(!v.contains("smith"), "capitalised names are not vocabulary");
+        v.learn(["Tom Becker owes us", "Unpaid bills"]);
+        assert!(!v.contains("tom"), "nor is a name that opens a sentence");
+        assert!(v.contains("unpaid"), "an ordinary opening word is");
         assert!(v.contains("bills"));
     }
 
