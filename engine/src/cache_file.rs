@@ -2,7 +2,7 @@
 //! folder is private to the engine's operator, and a file appears whole or
 //! not at all, so engines sharing the folder never read half a file.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,13 +19,18 @@ pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file beside it, then renames
-/// that over `path`, so a reader sees the old file or the new one, never
-/// half of one. The temporary file is removed if the write or the rename
-/// fails.
+/// Writes `bytes` to `path` through a temporary file beside it, flushed to
+/// disk, then renames that over `path`, so a reader sees the old file or the
+/// new one, never half of one, even after a crash. The temporary file is
+/// removed if the write or the rename fails.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temporary_name(path);
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -60,7 +60,10 @@ re!(
     TICKET,
     r"(?i)\b(?:tck[-\s#]?|ticket\s*#\s*|ticket\s+(?:no\.?|number)\s*)(\d{1,9})\b"
 );
-re!(DATE, r"\b\d{4}-\d{2}-\d{2}\b");
+re!(
+    DATE,
+    r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})\b|\b\d{1,3}(?:\.\d{1,3}){3}\b"
+);
 re!(ACCOUNT, r"\b([A-Za-z]{3})(?:-|\s)?(\d{3})\b");
 re!(
     DEVICE,
@@ -76,7 +79,7 @@ re!(
 );
 re!(
     LIMIT,
-    r"(?i)\b(?:top|first|best|biggest|largest)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:top|biggest|largest|best|most valuable|highest[- ]paying|largest paying|main|leading|customers|clients|accounts)\b"
+    r"(?i)\b(?:top|first|best|biggest|largest)[\s-]+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:top|biggest|largest|best|most valuable|highest[- ]paying|largest paying|main|leading|customers|clients|accounts)\b"
 );
 re!(
     PERIOD,
@@ -134,6 +137,9 @@ const PRIORITY: [(&str, &str); 10] = [
     ("low", "low"),
     ("minor", "low"),
 ];
+
+/// Currency codes, which look like account codes before an amount.
+const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK"];
 
 /// Words that introduce a customer's name typed in lower case.
 const NAME_TRIGGERS: [&str; 10] = [
@@ -317,6 +323,10 @@ impl Extractor {
             if spaced && !(l.chars().all(|c| c.is_ascii_uppercase())) {
                 continue;
             }
+            // "EUR 500" is an amount.
+            if CURRENCIES.contains(&l.to_ascii_uppercase().as_str()) {
+                continue;
+            }
             // A device name like SW-ABC-123 is not an account.
             if text[..span.0].ends_with('-') || text[span.1..].starts_with('-') {
                 continue;
@@ -332,6 +342,14 @@ impl Extractor {
             let s = m.as_str();
             let letters = s.chars().filter(char::is_ascii_alphabetic).count();
             if letters < 2 || s.starts_with(|c: char| c.is_ascii_digit()) {
+                continue;
+            }
+            // An ordinary word and a number ("top-10", "covid-19") is not
+            // a device; device names have a prefix of their own.
+            if let Some((prefix, _)) = s.split_once('-')
+                && s.matches('-').count() == 1
+                && self.is_ordinary(prefix)
+            {
                 continue;
             }
             push(
@@ -497,7 +515,8 @@ impl Extractor {
                     }
                 }
                 let span = (s, words[j].1);
-                if j > i {
+                // A run of ordinary words ("Packet Loss") is not a name.
+                if j > i && (i..=j).any(|k| !self.is_ordinary(words[k].2)) {
                     best = Some(span);
                     break;
                 }
@@ -756,6 +775,13 @@ mod tests {
             Some("CORE-RTR-1")
         );
         assert_eq!(get("open inv-2024-117", "device"), None);
+        // An ordinary word and a number is not a device.
+        assert_eq!(get("give me a top-10 list of customers", "device"), None);
+        assert_eq!(
+            get("is SW-01 up", "device").as_deref(),
+            Some("SW-01"),
+            "a prefix of its own is"
+        );
     }
 
     #[test]
@@ -775,6 +801,7 @@ mod tests {
     #[test]
     fn numbers_written_as_words_and_amounts() {
         assert_eq!(get("top 5 customers", "limit").as_deref(), Some("5"));
+        assert_eq!(get("a top-10 list", "limit").as_deref(), Some("10"));
         assert_eq!(
             get("the ten biggest accounts", "limit").as_deref(),
             Some("10")
@@ -787,6 +814,12 @@ mod tests {
         assert_eq!(
             get("more than 1,250.50 dollars", "min_amount").as_deref(),
             Some("1250.5")
+        );
+        // A currency code before an amount is not an account.
+        assert_eq!(get("overdue invoices over EUR 500", "customer"), None);
+        assert_eq!(
+            get("overdue invoices over EUR 500", "min_amount").as_deref(),
+            Some("500")
         );
     }
 
@@ -808,7 +841,7 @@ mod tests {
             get("call 555-867-5309", "phone").as_deref(),
             Some("5558675309")
         );
-        // Groups of six or seven digits are read whole, never cut short.
+        // Groups of up to eight digits are read whole, never cut short.
         assert_eq!(
             get("set the phone to +49 30 1234567", "phone").as_deref(),
             Some("+49301234567")
@@ -817,6 +850,13 @@ mod tests {
             get("mobile is now 07700 900123", "phone").as_deref(),
             Some("07700900123")
         );
+        assert_eq!(
+            get("new number 030 12345678", "phone").as_deref(),
+            Some("03012345678")
+        );
+        // Dotted dates and IP addresses are not phones.
+        assert_eq!(get("payments since 01.03.2025", "phone"), None);
+        assert_eq!(get("is 10.20.30.40 reachable", "phone"), None);
         assert_eq!(
             get("invoices dated 2025-02-01", "phone"),
             None,
@@ -902,6 +942,11 @@ mod tests {
         assert_eq!(
             get("is Okafor a customer", "customer_name").as_deref(),
             Some("Okafor")
+        );
+        assert_eq!(
+            get("ticket for Okafor: Show Invoices", "customer_name").as_deref(),
+            Some("Okafor"),
+            "a run of ordinary words is not a name"
         );
         // Days are not names, capitalised or not.
         assert_eq!(

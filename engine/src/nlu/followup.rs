@@ -95,26 +95,27 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
     // after a question about the central region asks about the central
     // region), the newest mention first.
     for name in &schema.optional {
-        if result.entities.contains_key(name) || name == "subject" {
+        if name == "subject" {
             continue;
         }
-        // customer and customer_name are alternatives: don't add one
-        // when the other is there.
-        let alt = match name.as_str() {
-            "customer" => Some("customer_name"),
-            "customer_name" => Some("customer"),
-            _ => None,
+        // customer and customer_name are alternatives: the newest earlier
+        // query that names either supplies it, and neither is added when
+        // the other is there.
+        let group: &[&str] = match name.as_str() {
+            "customer" | "customer_name" => &["customer", "customer_name"],
+            other => &[other],
         };
-        if alt.is_some_and(|a| result.entities.contains_key(a)) {
+        if group.iter().any(|g| result.entities.contains_key(*g)) {
             continue;
         }
-        if let Some(value) = previous
-            .iter()
-            .rev()
-            .find_map(|p| p.entities.get(name).cloned())
-        {
+        if let Some((name, value)) = previous.iter().rev().find_map(|p| {
+            group
+                .iter()
+                .filter(|g| schema.takes(g))
+                .find_map(|g| p.entities.get(*g).map(|v| ((*g).to_owned(), v.clone())))
+        }) {
             result.entities.insert(name.clone(), value);
-            result.from_history.push(name.clone());
+            result.from_history.push(name);
         }
     }
     result

@@ -408,7 +408,10 @@ impl Nlu {
     /// entities can be found neither in the text nor there are made less
     /// likely (an intent the agent's words fit but whose subject is absent
     /// is usually the wrong one: "ping ZTR991's router" is about a
-    /// customer's connection, not a device).
+    /// customer's connection, not a device). So is an intent, other than
+    /// `none`, for each kind of identifier the text names outside a
+    /// ticket's subject that it cannot use (see
+    /// [`NluSettings::unused_identifier_factor`]).
     pub fn interpret_with_context(&self, text: &str, available: &[&str]) -> Interpretation {
         let entities = self.extractor.extract(text);
         let mut ranked = self.classify_with(text, &entities);
@@ -417,11 +420,18 @@ impl Nlu {
             .map(|e| e.name)
             .chain(available.iter().copied())
             .collect();
-        // The kinds of identifier the text names, each once.
+        // The kinds of identifier the text names, each once; one inside a
+        // ticket's free-text subject ("...: OLT-NORTH-01 keeps dropping")
+        // describes the problem, not what the question is about.
+        let subject = entities
+            .iter()
+            .find(|e| e.name == "subject")
+            .map(|e| e.span);
         let mut identifiers: Vec<&str> = entities
             .iter()
+            .filter(|e| IDENTIFIERS.contains(&e.name))
+            .filter(|e| subject.is_none_or(|(s, end)| e.span.0 < s || e.span.1 > end))
             .map(|e| e.name)
-            .filter(|n| IDENTIFIERS.contains(n))
             .collect();
         identifiers.sort_unstable();
         identifiers.dedup();
@@ -598,9 +608,11 @@ mod tests {
             ),
         ]);
         let odds = |factor: f32, text: &str| {
-            let mut settings = NluSettings::default();
-            settings.unused_identifier_factor = factor;
-            settings.none_below = 0.0;
+            let settings = NluSettings {
+                unused_identifier_factor: factor,
+                none_below: 0.0,
+                ..NluSettings::default()
+            };
             let nlu = Nlu::train(utterances(), schemas.clone(), settings).unwrap();
             let found = nlu.interpret_single(text);
             let p = |intent: &str| {

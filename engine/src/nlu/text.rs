@@ -115,18 +115,26 @@ impl Vocabulary {
     }
 
     /// Learns the words of `texts`. Capitalised words that do not start a
-    /// sentence are taken for names and left out.
+    /// sentence are taken for names and left out, and so is a sentence's
+    /// first word when a name-like word (a capital, then lower-case
+    /// letters) follows it.
     pub fn learn<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
         let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+        let name_like = |w: &str| {
+            let mut chars = w.chars();
+            chars.next().is_some_and(char::is_uppercase)
+                && w.chars().count() > 1
+                && chars.all(|c| c.is_lowercase() || c == '\'' || c == '’')
+        };
         for text in texts {
             let words = super::entities::words_with_spans(text);
             for (i, &(_, _, w)) in words.iter().enumerate() {
                 let has_digit = w.chars().any(|c| c.is_ascii_digit());
                 // Capitalised words are names, except the first of a
-                // sentence; and even that is a name when a capitalised
-                // word follows it ("Tom Becker owes ...").
+                // sentence; and even that is a name when a name-like word
+                // follows it ("Tom Becker owes ...", not "Show ABC123 ...").
                 let name = capital(w)
-                    && (i > 0 || words.get(1).is_some_and(|&(_, _, next)| capital(next)));
+                    && (i > 0 || words.get(1).is_some_and(|&(_, _, next)| name_like(next)));
                 if name || has_digit || w.contains('@') {
                     continue;
                 }
@@ -249,10 +257,17 @@ mod tests {
         assert_eq!(v.correct("outstandng"), Some("outstanding"));
         assert_eq!(v.correct("zebra"), None);
         assert!(!v.contains("smith"), "capitalised names are not vocabulary");
-        v.learn(["Tom Becker owes us", "Unpaid bills"]);
+        assert!(v.contains("bills"));
+        v.learn([
+            "Tom Becker owes us",
+            "Unpaid bills",
+            "Ping ABC123 now",
+            "Dues I owe",
+        ]);
         assert!(!v.contains("tom"), "nor is a name that opens a sentence");
         assert!(v.contains("unpaid"), "an ordinary opening word is");
-        assert!(v.contains("bills"));
+        assert!(v.contains("ping"), "an account code is not a name");
+        assert!(v.contains("dues"), "nor is I");
     }
 
     #[test]

@@ -259,7 +259,7 @@ pub fn manifest() -> Manifest {
                     "invoice customer ABC123 for their plan",
                     "please prepare an invoice for Maria Lopez",
                     "bill HJK310 for this month's service",
-                    "send Lena Novak her invoice for october",
+                    "generate Lena Novak's october invoice",
                     "invoice MNB778 for the month",
                     "cut a new invoice for Tom Becker",
                     "we need to bill EDC248 for their plan",

@@ -89,7 +89,7 @@ pub fn manifest() -> Manifest {
                     "find account by phone +44 20 7946 0958",
                     "who is registered with maria.lopez@example.com",
                     "which account belongs to lena@novak.example",
-                    "whose number is 555 010 7788",
+                    "the caller's number is 555 010 7788, which account is it",
                     "search by name: Okafor",
                     "a client with the name Becker",
                     "do we have anyone with the email tom.b@example.net",
@@ -230,7 +230,6 @@ pub fn manifest() -> Manifest {
                     "create an incident for KLM204",
                     "raise a fault report for HJK310: intermittent wifi",
                     "log an issue for Lena Novak, no dial tone",
-                    "book an engineer visit for MNB778",
                     "record a complaint from Tom Becker about slow broadband",
                     "open a trouble ticket for EDC248",
                 ])

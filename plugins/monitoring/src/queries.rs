@@ -145,7 +145,7 @@ pub fn manifest() -> Manifest {
                     "jitter and latency in the east",
                     "how congested is the network in the north",
                     "network quality in the south",
-                    "uptime of the network this week",
+                    "network availability percentage by region",
                     "are any regions degraded",
                     "share of devices online per region",
                 ])
