@@ -144,8 +144,9 @@ fn the_development_set_meets_the_targets() {
 
 /// Two sets of 135 cases each, written apart from the development set and
 /// the plugins' examples (terse, chatty, misspelt, other words for the
-/// same things). A regression guard for how the NLU generalises: measured
-/// 0.948 / 0.984 (a) and 0.941 / 0.944 (b).
+/// same things). A regression guard for how the NLU generalises: intent
+/// accuracy / entity F1 measured 0.970 / 1.000 (a) and 0.941 / 0.960 (b)
+/// on 2026-12-03.
 #[test]
 fn the_probe_sets_stay_above_their_floors() {
     for name in ["nlu-probe-a.jsonl", "nlu-probe-b.jsonl"] {
