@@ -9,5 +9,7 @@ cd "$(dirname "$0")/.."
 
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 cargo build --release
-./target/release/switchboard demo-data
-exec ./target/release/switchboard serve "$@"
+# Where cargo put the binary (CARGO_TARGET_DIR moves it).
+BIN="${CARGO_TARGET_DIR:-target}/release/switchboard"
+"$BIN" demo-data
+exec "$BIN" serve "$@"
