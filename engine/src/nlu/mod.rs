@@ -437,7 +437,8 @@ impl Nlu {
         identifiers.dedup();
         let mut total = 0.0;
         for (intent, p) in &mut ranked {
-            let satisfied = self.schemas.get(intent.as_str()).is_none_or(|s| {
+            let schema = self.schemas.get(intent.as_str());
+            let satisfied = schema.is_none_or(|s| {
                 s.required
                     .iter()
                     .all(|group| group.iter().any(|e| present.contains(&e.as_str())))
@@ -445,7 +446,7 @@ impl Nlu {
             if !satisfied {
                 *p *= self.settings.missing_entity_factor;
             }
-            if let Some(schema) = self.schemas.get(intent.as_str())
+            if let Some(schema) = schema
                 && intent != NONE_INTENT
             {
                 for name in &identifiers {

@@ -121,10 +121,11 @@ impl Vocabulary {
     pub fn learn<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
         let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
         let name_like = |w: &str| {
-            let mut chars = w.chars();
-            chars.next().is_some_and(char::is_uppercase)
+            capital(w)
                 && w.chars().count() > 1
-                && chars.all(|c| c.is_lowercase() || c == '\'' || c == '’')
+                && w.chars()
+                    .skip(1)
+                    .all(|c| c.is_lowercase() || c == '\'' || c == '’')
         };
         for text in texts {
             let words = super::entities::words_with_spans(text);
