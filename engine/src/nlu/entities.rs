@@ -434,9 +434,13 @@ impl Extractor {
             }
             push(&mut found, &mut taken, "period", value, span);
         }
+        let text_words = words_with_spans(text);
         for (canonical, words) in REGIONS {
             for w in words {
-                if let Some(span) = find_phrase(&lower, w).filter(|s| !overlaps(&taken, *s)) {
+                if let Some(span) = find_phrase(&lower, w)
+                    .filter(|s| !overlaps(&taken, *s))
+                    .filter(|s| !self.ends_a_name(&text_words, s.0))
+                {
                     push(&mut found, &mut taken, "region", canonical.to_owned(), span);
                 }
             }
@@ -507,7 +511,7 @@ impl Extractor {
                     if joined
                         && next_capital
                         && !overlaps(taken, (ns, ne))
-                        && !self.is_stop_capital(nw)
+                        && (!self.is_stop_capital(nw) || self.ends_a_name(&words, ns))
                     {
                         j += 1;
                     } else {
@@ -562,6 +566,38 @@ impl Extractor {
             value: value.to_owned(),
             span: (s, e),
         })
+    }
+
+    /// Whether the word starting at byte `start` is a capitalised region
+    /// word that ends a name: it follows, with only spaces between,
+    /// capitalised words of which one is not ordinary ("Pinewood Medical
+    /// Centre"). A region word that opens a run ("North Dublin") still
+    /// names a region.
+    fn ends_a_name(&self, words: &[(usize, usize, &str)], start: usize) -> bool {
+        let Some(k) = words.iter().position(|w| w.0 == start) else {
+            return false;
+        };
+        let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+        let region = |w: &str| {
+            let lower = w.to_lowercase();
+            REGIONS.iter().any(|(_, ws)| ws.contains(&lower.as_str()))
+        };
+        if !capital(words[k].2) || !region(words[k].2) {
+            return false;
+        }
+        let mut j = k;
+        while j > 0 {
+            let (_, before_end, before) = words[j - 1];
+            let joined = words[j].0 - before_end == 1;
+            if !joined || !capital(before) || region(before) || self.is_stop_capital(before) {
+                return false;
+            }
+            if !self.is_ordinary(before) {
+                return true;
+            }
+            j -= 1;
+        }
+        false
     }
 
     /// Capitalised words that start sentences or name months, days and
@@ -947,6 +983,31 @@ mod tests {
             get("ticket for Okafor: Show Invoices", "customer_name").as_deref(),
             Some("Okafor"),
             "a run of ordinary words is not a name"
+        );
+        // A region word that ends a name belongs to it; one that opens a
+        // run, or follows only ordinary words, names a region.
+        let text = "create a ticket for Pinewood Medical Centre - engineer to swap the CPE";
+        assert_eq!(
+            get(text, "customer_name").as_deref(),
+            Some("Pinewood Medical Centre")
+        );
+        assert_eq!(get(text, "region"), None);
+        assert_eq!(
+            get("outages in North Dublin", "region").as_deref(),
+            Some("north")
+        );
+        assert_eq!(
+            get("ticket for Okafor Monday please", "customer_name").as_deref(),
+            Some("Okafor"),
+            "only a region word joins a name this way"
+        );
+        assert_eq!(
+            get("any outages in the City Centre", "region").as_deref(),
+            Some("central")
+        );
+        assert_eq!(
+            get("Network Health Central", "region").as_deref(),
+            Some("central")
         );
         // Days are not names, capitalised or not.
         assert_eq!(

@@ -129,14 +129,28 @@ impl Vocabulary {
         };
         for text in texts {
             let words = super::entities::words_with_spans(text);
-            for (i, &(_, _, w)) in words.iter().enumerate() {
+            // The parts of an e-mail address ("lena@novak.example") are
+            // names and domains, not vocabulary.
+            let mut addresses = Vec::new();
+            let mut from = 0;
+            for token in text.split_whitespace() {
+                let start = from + text[from..].find(token).unwrap_or(0);
+                from = start + token.len();
+                if token.contains('@') {
+                    addresses.push(start..from);
+                }
+            }
+            for (i, &(s, _, w)) in words.iter().enumerate() {
+                if addresses.iter().any(|a| a.contains(&s)) {
+                    continue;
+                }
                 let has_digit = w.chars().any(|c| c.is_ascii_digit());
                 // Capitalised words are names, except the first of a
                 // sentence; and even that is a name when a name-like word
                 // follows it ("Tom Becker owes ...", not "Show ABC123 ...").
                 let name = capital(w)
                     && (i > 0 || words.get(1).is_some_and(|&(_, _, next)| name_like(next)));
-                if name || has_digit || w.contains('@') {
+                if name || has_digit {
                     continue;
                 }
                 let lower = w.to_lowercase();
@@ -179,8 +193,10 @@ impl Vocabulary {
     }
 
     /// The known word closest to an unknown `word`, if close enough: one
-    /// edit for words of 4-6 letters, two for longer ones. Ties go to the
-    /// more frequent word, then the alphabetically first.
+    /// edit for words of 4-6 letters, two for longer ones, where writing
+    /// letters single instead of double or the other way round counts as
+    /// one. Ties go to the more frequent word, then the alphabetically
+    /// first.
     pub fn correct(&self, word: &str) -> Option<&str> {
         let n = word.chars().count();
         if n < 4 || self.contains(word) || word.chars().any(|c| !c.is_alphabetic()) {
@@ -201,7 +217,12 @@ impl Vocabulary {
                 if differ.div_ceil(2) > max {
                     continue;
                 }
-                let d = strsim::damerau_levenshtein(word, &c.word);
+                let mut d = strsim::damerau_levenshtein(word, &c.word);
+                // Doubling a letter or not ("tarrif", "adress") is one
+                // slip, however many letters it moves.
+                if d > max && same_undoubled(word, &c.word) {
+                    d = 1;
+                }
                 if d == 0 || d > max {
                     continue;
                 }
@@ -232,6 +253,16 @@ impl Vocabulary {
     }
 }
 
+/// Whether `a` and `b` are the same once every run of one letter is
+/// written once ("tarrif" and "tariff" are both "tarif").
+fn same_undoubled(a: &str, b: &str) -> bool {
+    fn undoubled(s: &str) -> impl Iterator<Item = char> + '_ {
+        let mut last = None;
+        s.chars().filter(move |&c| last.replace(c) != Some(c))
+    }
+    undoubled(a).eq(undoubled(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +288,18 @@ mod tests {
         assert_eq!(v.correct("custmer"), Some("customer"));
         assert_eq!(v.correct("outstandng"), Some("outstanding"));
         assert_eq!(v.correct("zebra"), None);
+        v.learn(["what tariff is the customer on"]);
+        assert_eq!(
+            v.correct("tarrif"),
+            Some("tariff"),
+            "letters doubled and single"
+        );
+        assert_eq!(v.correct("tarif"), Some("tariff"));
+        assert_eq!(
+            v.correct("tarrof"),
+            None,
+            "a doubling slip and another edit"
+        );
         assert!(!v.contains("smith"), "capitalised names are not vocabulary");
         assert!(v.contains("bills"));
         v.learn([
@@ -269,6 +312,12 @@ mod tests {
         assert!(v.contains("unpaid"), "an ordinary opening word is");
         assert!(v.contains("ping"), "an account code is not a name");
         assert!(v.contains("dues"), "nor is I");
+        v.learn(["change the email to lena@novak.example now"]);
+        assert!(
+            !v.contains("lena") && !v.contains("novak"),
+            "nor is an address"
+        );
+        assert!(v.contains("change") && v.contains("now"));
     }
 
     #[test]

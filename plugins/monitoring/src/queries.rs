@@ -148,6 +148,11 @@ pub fn manifest() -> Manifest {
                     "network availability percentage by region",
                     "are any regions degraded",
                     "share of devices online per region",
+                    "how does the network look right now",
+                    "how's the network doing today",
+                    "core link utilisation in the south",
+                    "backhaul utilization by region",
+                    "how loaded is the core network",
                 ])
                 .optional(["region"])
                 .permission("network_read")
