@@ -981,8 +981,9 @@ mod tests {
             Some("Okafor"),
             "a run of ordinary words is not a name"
         );
-        // A region word that ends a name belongs to it; one that opens a
-        // run, or follows only ordinary words, names a region.
+        // "Centre" ending a name belongs to it; one that follows only
+        // ordinary words, and a compass word before or after a name, name
+        // a region.
         let text = "create a ticket for Pinewood Medical Centre - engineer to swap the CPE";
         assert_eq!(
             get(text, "customer_name").as_deref(),
@@ -996,7 +997,7 @@ mod tests {
         assert_eq!(
             get("ticket for Okafor Monday please", "customer_name").as_deref(),
             Some("Okafor"),
-            "only a region word joins a name this way"
+            "only Centre or Center joins a name this way"
         );
         assert_eq!(
             get("any outages in the City Centre", "region").as_deref(),
