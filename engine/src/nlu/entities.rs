@@ -55,6 +55,11 @@ macro_rules! re {
 }
 
 re!(EMAIL, r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b");
+/// Where `text` holds e-mail addresses (byte ranges).
+pub(super) fn email_spans(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    EMAIL.find_iter(text).map(|m| m.range())
+}
+
 re!(INVOICE, r"(?i)\binv(?:oice)?[-\s#]?(\d{4})[-\s](\d{1,5})\b");
 re!(
     TICKET,
@@ -465,7 +470,7 @@ impl Extractor {
             found.push(subject);
         }
         if !found.iter().any(|e| e.name == "customer")
-            && let Some(name) = self.customer_name(text, &taken)
+            && let Some(name) = self.customer_name(text, &text_words, &taken)
         {
             found.push(name);
         }
@@ -485,8 +490,12 @@ impl Extractor {
     /// vocabulary (the first run of two or more words, else the first
     /// single word: "Caller from Harbor Dental Clinic" names the clinic),
     /// or lower-case unknown words after a trigger word.
-    fn customer_name(&self, text: &str, taken: &[(usize, usize)]) -> Option<Entity> {
-        let words = words_with_spans(text);
+    fn customer_name(
+        &self,
+        text: &str,
+        words: &[(usize, usize, &str)],
+        taken: &[(usize, usize)],
+    ) -> Option<Entity> {
         let mut best: Option<(usize, usize)> = None;
         let mut single: Option<(usize, usize)> = None;
         let mut i = 0;
@@ -511,7 +520,7 @@ impl Extractor {
                     if joined
                         && next_capital
                         && !overlaps(taken, (ns, ne))
-                        && (!self.is_stop_capital(nw) || self.ends_a_name(text, &words, ns))
+                        && (!self.is_stop_capital(nw) || self.ends_a_name(text, words, ns))
                     {
                         j += 1;
                     } else {

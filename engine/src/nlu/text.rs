@@ -131,15 +131,7 @@ impl Vocabulary {
             let words = super::entities::words_with_spans(text);
             // The parts of an e-mail address ("lena@novak.example") are
             // names and domains, not vocabulary.
-            let mut addresses = Vec::new();
-            let mut from = 0;
-            for token in text.split_whitespace() {
-                let start = from + text[from..].find(token).unwrap_or(0);
-                from = start + token.len();
-                if token.contains('@') {
-                    addresses.push(start..from);
-                }
-            }
+            let addresses: Vec<_> = super::entities::email_spans(text).collect();
             for (i, &(s, _, w)) in words.iter().enumerate() {
                 if addresses.iter().any(|a| a.contains(&s)) {
                     continue;
