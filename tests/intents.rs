@@ -260,6 +260,22 @@ async fn crm_intents() {
         .ask(1, "crm.find_customer", &[("email", "chen.wei@example.com")])
         .await;
     assert_eq!(e.structured_data["customers"][0]["customer_id"], "ZTR991");
+    // The NLU keeps a title as typed; the lookup ignores it.
+    let titled = d
+        .ask(1, "crm.find_customer", &[("customer_name", "Dr. Chen Wei")])
+        .await;
+    assert_eq!(
+        titled.structured_data["customers"][0]["customer_id"],
+        "ZTR991"
+    );
+    let titled = d
+        .ask(
+            1,
+            "billing.customer_invoices",
+            &[("customer_name", "Ms Chen Wei")],
+        )
+        .await;
+    assert_eq!(titled.structured_data["customer_id"], "ZTR991");
     let none_in_2 = d
         .ask(2, "crm.find_customer", &[("email", "chen.wei@example.com")])
         .await;

@@ -79,6 +79,31 @@ fn not_found(what: &str, value: &str, intent: &str) -> Answer {
     ))
 }
 
+/// Titles the NLU keeps in front of a name as typed ("Mrs. Olga Petrenko");
+/// customer records hold names without them.
+const TITLES: [&str; 6] = ["mr", "mrs", "ms", "miss", "dr", "prof"];
+
+/// `name` trimmed and without a leading title: "Dr. Rajesh Iyer" gives
+/// "Rajesh Iyer". A title alone is left as it is.
+pub fn without_title(name: &str) -> &str {
+    let name = name.trim();
+    match name.split_once(char::is_whitespace) {
+        Some((first, rest))
+            if TITLES.contains(&first.trim_end_matches('.').to_lowercase().as_str())
+                && !rest.trim().is_empty() =>
+        {
+            rest.trim()
+        }
+        _ => name,
+    }
+}
+
+/// The `LIKE` pattern the name queries take for `name` (lower case, without
+/// a title).
+pub fn name_pattern(name: &str) -> String {
+    format!("%{}%", without_title(name).to_lowercase())
+}
+
 /// Finds the customer named by the `customer` (account code) or
 /// `customer_name` entity. `intent` is repeated in suggestions so the agent
 /// can pick a candidate and re-ask.
@@ -97,13 +122,13 @@ pub fn find_customer(
         });
     }
     if let Some(name) = entities.get("customer_name") {
-        let pattern = format!("%{}%", name.trim().to_lowercase());
+        let bare = without_title(name);
         let mut matches = query(queries.by_name)
-            .param("pattern", pattern)
+            .param("pattern", name_pattern(name))
             .fetch::<Customer>()?;
         let exact: Vec<Customer> = matches
             .iter()
-            .filter(|c| c.name.eq_ignore_ascii_case(name.trim()))
+            .filter(|c| c.name.eq_ignore_ascii_case(bare))
             .cloned()
             .collect();
         if !exact.is_empty() {

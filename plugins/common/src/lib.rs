@@ -6,7 +6,10 @@
 mod customer;
 mod period;
 
-pub use customer::{Customer, CustomerLookup, CustomerQueries, find_customer, require_customer};
+pub use customer::{
+    Customer, CustomerLookup, CustomerQueries, find_customer, name_pattern, require_customer,
+    without_title,
+};
 pub use period::{Period, resolve_period};
 
 /// Formats cents as dollars: `9999` → `$99.99`.
@@ -62,5 +65,20 @@ mod tests {
         assert_eq!(parse_cents("$100"), Some(10000));
         assert_eq!(parse_cents("1,250.5"), Some(125050));
         assert_eq!(parse_cents("lots"), None);
+    }
+
+    #[test]
+    fn names_are_looked_up_without_a_title() {
+        assert_eq!(without_title("Mrs. Olga Petrenko"), "Olga Petrenko");
+        assert_eq!(without_title(" dr Rajesh Iyer "), "Rajesh Iyer");
+        assert_eq!(without_title("Prof. Okafor"), "Okafor");
+        assert_eq!(without_title("Garcia Logistics"), "Garcia Logistics");
+        assert_eq!(
+            without_title("Drew Barry"),
+            "Drew Barry",
+            "a name starting like a title"
+        );
+        assert_eq!(without_title("Mr."), "Mr.", "a title alone stays");
+        assert_eq!(name_pattern("Ms Lena Novak"), "%lena novak%");
     }
 }

@@ -14,7 +14,9 @@
 mod queries;
 
 use serde::Deserialize;
-use switchboard_isp_common::{Customer, CustomerQueries, amount, money, plural, require_customer};
+use switchboard_isp_common::{
+    Customer, CustomerQueries, amount, money, name_pattern, plural, require_customer,
+};
 use switchboard_plugin_sdk::prelude::*;
 
 const CUSTOMERS: CustomerQueries = CustomerQueries {
@@ -160,7 +162,7 @@ fn find(request: &Request) -> Result<Answer, PluginError> {
             "name",
             name,
             query("crm.customers_by_name")
-                .param("pattern", format!("%{}%", name.trim().to_lowercase()))
+                .param("pattern", name_pattern(name))
                 .fetch()?,
         )
     } else if let Some(code) = e.get("customer") {
