@@ -179,6 +179,14 @@ fn follow_ups_take_what_their_intent_uses_from_the_conversation() {
         "\n",
         r#"{"text": "any outages?", "history": []}"#,
         "\n",
+        r#"{"text": "what about INV-2025-001?", "history": ["balance for ABC123"]}"#,
+        "\n",
+        r#"{"text": "and OLT-NORTH-01?", "history": ["is ABC123 online"]}"#,
+        "\n",
+        r#"{"text": "and TCK-1003?", "history": ["open tickets for ABC123"]}"#,
+        "\n",
+        r#"{"text": "what about the south?", "history": ["any outages in the north"]}"#,
+        "\n",
     ));
     assert_eq!(out[0]["intent"], "monitoring.outages");
     assert_eq!(out[0]["entities"]["region"], "central");
@@ -187,6 +195,23 @@ fn follow_ups_take_what_their_intent_uses_from_the_conversation() {
     assert_eq!(out[1]["entities"]["customer_name"], "Tom Becker");
     assert_eq!(out[2]["intent"], "monitoring.outages");
     assert!(out[2]["entities"].get("region").is_none(), "{}", out[2]);
+    // A swapped detail the previous intent cannot use goes to the one
+    // intent that can, without the previous query's customer.
+    assert_eq!(out[3]["intent"], "billing.invoice_details", "{}", out[3]);
+    assert_eq!(
+        out[3]["entities"],
+        serde_json::json!({ "invoice": "INV-2025-001" })
+    );
+    assert_eq!(out[4]["intent"], "monitoring.device_status", "{}", out[4]);
+    assert_eq!(
+        out[4]["entities"],
+        serde_json::json!({ "device": "OLT-NORTH-01" })
+    );
+    // No intent takes a ticket: the conversation's intent goes on.
+    assert_eq!(out[5]["intent"], "crm.open_tickets", "{}", out[5]);
+    // One the previous intent uses carries it over.
+    assert_eq!(out[6]["intent"], "monitoring.outages", "{}", out[6]);
+    assert_eq!(out[6]["entities"]["region"], "south");
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! intent takes (the newest mention wins; the new text always wins). The
 //! intent is the new text's when it asks for something; when it only swaps
 //! a detail ("what about the south?", "and for KLM204?", "only the urgent
-//! ones") the newest previous query's intent carries over. A closing remark
-//! is `none` whatever came before.
+//! ones") the newest previous query's intent carries over, unless it cannot
+//! use what the text names and another intent can (then the text is read on
+//! its own). A closing remark is `none` whatever came before.
 
 use super::entities::{Entity, words_with_spans};
 use super::{Interpretation, Nlu};
@@ -56,23 +57,57 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
         .flat_map(|p| p.entities.keys().map(String::as_str))
         .collect();
     let mut result = nlu.interpret_with_context(text, &available);
-    let swap = swaps_a_detail(text, &own);
-    if result.intent == NONE_INTENT && !swap {
-        // A closing remark.
-        return result;
-    }
-    if swap {
-        result.carried_intent = result.intent != last.intent;
-        result.alternatives.retain(|(i, _)| *i != last.intent);
-        result.intent = last.intent.clone();
-        result.confidence = result.confidence.max(last.confidence.min(0.9));
-        result.entities = super::entities::to_map(
-            &own.iter()
-                .filter(|e| nlu.schema(&last.intent).is_some_and(|s| s.takes(e.name)))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-    }
+    // The intent a detail swap goes on with: the previous one if it can
+    // use what the text names (or if no intent can); otherwise the only
+    // intent that can ("what about INV-2025-001?" after a balance question
+    // asks about the invoice, not the balance again). With several such
+    // intents the text is read on its own.
+    let uses_named = |intent: &str| {
+        nlu.schema(intent).is_some_and(|schema| {
+            own.iter()
+                .any(|e| e.name != "subject" && schema.takes(e.name))
+        })
+    };
+    let swapped_to = if !swaps_a_detail(text, &own) {
+        None
+    } else if uses_named(&last.intent) {
+        Some(last.intent.clone())
+    } else {
+        let mut users = nlu.intents().iter().filter(|i| uses_named(i));
+        match (users.next(), users.next()) {
+            (None, _) => Some(last.intent.clone()),
+            (Some(only), None) => Some(only.clone()),
+            (Some(_), Some(_)) => None,
+        }
+    };
+    let Some(intent) = swapped_to else {
+        if result.intent == NONE_INTENT {
+            // A closing remark, or a detail no intent of the conversation
+            // settles.
+            return result;
+        }
+        return complete_from_history(nlu, result, previous);
+    };
+    result.carried_intent = intent == last.intent && result.intent != intent;
+    result.alternatives.retain(|(i, _)| *i != intent);
+    result.confidence = result.confidence.max(last.confidence.min(0.9));
+    result.entities = super::entities::to_map(
+        &own.iter()
+            .filter(|e| nlu.schema(&intent).is_some_and(|s| s.takes(e.name)))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    result.intent = intent;
+    complete_from_history(nlu, result, previous)
+}
+
+/// Fills in, from the earlier queries, the entities `result`'s intent
+/// takes and its text leaves out.
+fn complete_from_history(
+    nlu: &Nlu,
+    mut result: Interpretation,
+    previous: &[Interpretation],
+) -> Interpretation {
     let Some(schema) = nlu.schema(&result.intent).cloned() else {
         return result;
     };
