@@ -76,6 +76,11 @@ const MAX_NETWORKS: usize = 16;
 /// [`NluSettings::unused_identifier_factor`].
 const IDENTIFIERS: &[&str] = &["customer", "invoice", "device", "email", "phone"];
 
+/// Entities that only the business has (an account, invoice, ticket or
+/// device): a question naming one is never out of scope. An e-mail address
+/// or phone number can be anybody's, so they are not among them.
+const BUSINESS_RECORDS: &[&str] = &["customer", "invoice", "ticket", "device"];
+
 /// NLU settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NluSettings {
@@ -465,9 +470,7 @@ impl Nlu {
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         // A question that names an account, invoice, ticket or device is
         // about the business, whatever its wording: never out of scope.
-        let names_a_subject = entities
-            .iter()
-            .any(|e| matches!(e.name, "customer" | "invoice" | "ticket" | "device"));
+        let names_a_subject = entities.iter().any(|e| BUSINESS_RECORDS.contains(&e.name));
         if names_a_subject && ranked.first().is_some_and(|(i, _)| i == NONE_INTENT) {
             let none_p = ranked.first().map_or(0.0, |(_, p)| *p);
             ranked.remove(0);

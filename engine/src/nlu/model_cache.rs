@@ -1,7 +1,7 @@
 //! Train once: a trained classifier is kept on disk, keyed by the SHA-256
 //! of everything its training reads (the featurised examples and their
-//! classes, the number of features, the settings) and of the training code
-//! itself, so a restart with the same plugins and training data loads the
+//! classes, the number of features, the training settings) and of the
+//! training code itself, so a restart with the same plugins and training data loads the
 //! model instead of training it again. Training is deterministic, so the
 //! model loaded is the one training would give.
 //!
@@ -50,7 +50,8 @@ impl ModelCache {
     }
 
     /// The key of training on `data` (features, class) with `classes`
-    /// classes over `dims` features and `settings`.
+    /// classes over `dims` features and the training settings of
+    /// `settings`.
     pub(super) fn key(
         data: &[(Sparse, usize)],
         classes: usize,
@@ -62,9 +63,11 @@ impl ModelCache {
             hash.update((code.len() as u64).to_le_bytes());
             hash.update(code.as_bytes());
         }
-        // Debug prints every field, and each float in its shortest form
-        // that reads back exactly.
-        let settings = format!("{settings:?}");
+        // Only the settings training reads (the feature settings show in
+        // `data`; refusal and entity factors apply at prediction). Debug
+        // prints every field, and each float in its shortest form that
+        // reads back exactly.
+        let settings = format!("{:?} {:?}", settings.train, settings.network);
         hash.update((settings.len() as u64).to_le_bytes());
         hash.update(settings.as_bytes());
         hash.update((classes as u64).to_le_bytes());
@@ -254,7 +257,20 @@ mod tests {
         relabelled[5].1 = 0;
         let mut other = settings;
         other.network.networks = 2;
+        let mut epochs = settings;
+        epochs.train.epochs += 1;
+        // Settings read only at prediction leave the model as it is.
+        let mut refusal = settings;
+        refusal.none_below = 0.9;
+        refusal.missing_entity_factor = 0.1;
+        refusal.unused_identifier_factor = 0.9;
+        assert_eq!(
+            key,
+            ModelCache::key(&data, 3, 7, &refusal),
+            "prediction settings"
+        );
         for (what, changed) in [
+            ("the training epochs", ModelCache::key(&data, 3, 7, &epochs)),
             ("a value", ModelCache::key(&nudged, 3, 7, &settings)),
             ("a class", ModelCache::key(&relabelled, 3, 7, &settings)),
             ("the features", ModelCache::key(&data, 3, 8, &settings)),
