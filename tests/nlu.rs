@@ -142,28 +142,31 @@ fn the_development_set_meets_the_targets() {
     assert!(f1 >= 0.95, "entity F1 {f1}: {worst:#}");
 }
 
-/// Three sets (135, 135 and 150 cases), written apart from the
+/// Four sets (135, 135, 150 and 140 cases), written apart from the
 /// development set and the plugins' examples (terse, chatty, misspelt,
-/// other words for the same things; c also ISP jargon and callers'
-/// stories). A regression guard for how the NLU generalises: intent
-/// accuracy / entity F1 measured 0.970 / 0.996 (a), 0.941 / 0.980 (b) and
-/// 0.987 / 0.987 (c) on 2026-12-04.
+/// other words for the same things; c and d also ISP jargon and callers'
+/// stories; d was written on 2026-12-04 and scored once before anything
+/// was changed for it). A regression guard for how the NLU generalises:
+/// intent accuracy / entity F1 measured 0.970 / 0.996 (a), 0.941 / 0.980
+/// (b), 0.987 / 1.000 (c) and 0.929 / 0.950 (d) on 2026-12-04, each floor
+/// about two cases under that.
 #[test]
 fn the_probe_sets_stay_above_their_floors() {
-    for name in [
-        "nlu-probe-a.jsonl",
-        "nlu-probe-b.jsonl",
-        "nlu-probe-c.jsonl",
+    for (name, accuracy_floor, f1_floor) in [
+        ("nlu-probe-a.jsonl", 0.92, 0.92),
+        ("nlu-probe-b.jsonl", 0.92, 0.92),
+        ("nlu-probe-c.jsonl", 0.92, 0.92),
+        ("nlu-probe-d.jsonl", 0.91, 0.93),
     ] {
         let file = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/data")
             .join(name);
         let (accuracy, f1, worst) = evaluate(&file);
         assert!(
-            accuracy >= 0.92,
+            accuracy >= accuracy_floor,
             "{name}: intent accuracy {accuracy}: {worst:#}"
         );
-        assert!(f1 >= 0.92, "{name}: entity F1 {f1}: {worst:#}");
+        assert!(f1 >= f1_floor, "{name}: entity F1 {f1}: {worst:#}");
     }
 }
 
