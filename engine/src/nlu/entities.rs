@@ -76,7 +76,7 @@ re!(
 );
 re!(
     PHONE,
-    r"(?:\+\s?\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\b\d{2,5}(?:[\s.-]\(?\d{2,8}\)?){1,4}\b|\+?\b\d{7,15}\b"
+    r"(?:\+\s?\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,5}|(?:\(\d{1,4}\)[\s.-]?)?\b\d{2,5})(?:[\s.-]\(?\d{2,8}\)?){1,4}\b|\+?\b\d{7,15}\b"
 );
 re!(
     AMOUNT,
@@ -887,6 +887,12 @@ mod tests {
         assert_eq!(
             get("set the phone to +49 30 1234567", "phone").as_deref(),
             Some("+49301234567")
+        );
+        // After a country code, the first group may be one digit (French
+        // mobiles: +33 6 ...).
+        assert_eq!(
+            get("change her phone to +33 6 12 34 56 78", "phone").as_deref(),
+            Some("+33612345678")
         );
         assert_eq!(
             get("mobile is now 07700 900123", "phone").as_deref(),
