@@ -977,6 +977,9 @@ mod tests {
             get("Show invoices for customer ABC123", "customer_name"),
             None
         );
+        // Everyday adverbs after a trigger word are not a name.
+        assert_eq!(get("who is that customer anyway", "customer_name"), None);
+        assert_eq!(get("is customer actually online", "customer_name"), None);
         assert_eq!(get("What is the balance", "customer_name"), None);
         // A run of two or more capitalised words beats a single one.
         assert_eq!(

@@ -13,7 +13,10 @@ through to too under until up very was we were what when where which while who w
 yours show list give get find tell pull bring display see check look open create make please thanks thank \
 hello hi hey okay ok yes no need want like know let lets much many new old last next first this current today \
 tomorrow yesterday week month year day time right now still ever already just also again every each anything \
-something nothing everything someone anyone everyone same well good great best top big small high low";
+something nothing everything someone anyone everyone same well good great best top big small high low \
+anyway anyways actually really maybe perhaps probably basically apparently honestly seriously definitely \
+literally exactly quickly urgently kindly asap even though although instead otherwise either neither whether \
+yet soon later earlier recently currently usually always never sometimes often almost quite rather somehow";
 
 /// `one` → 1 ... `twenty` → 20, `thirty`, `forty`, `fifty`, `hundred`.
 pub fn number_word(word: &str) -> Option<u32> {
