@@ -147,6 +147,12 @@ const PRIORITY: [(&str, &str); 10] = [
 const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK"];
 
 /// Words that introduce a customer's name typed in lower case.
+/// Lower-case words that belong to a name next to a capitalised one
+/// ("Anna de Vries", "van der Berg").
+const NAME_PARTICLES: [&str; 10] = [
+    "de", "van", "von", "der", "la", "le", "da", "di", "del", "bin",
+];
+
 const NAME_TRIGGERS: [&str; 10] = [
     "named", "called", "customer", "client", "for", "of", "by", "from", "about", "is",
 ];
@@ -513,10 +519,7 @@ impl Extractor {
                     let joined = text[words[j].1..ns].trim().is_empty()
                         || text[words[j].1..ns].trim() == "&";
                     let next_capital = nw.chars().next().is_some_and(char::is_uppercase)
-                        || [
-                            "de", "van", "von", "der", "la", "le", "da", "di", "del", "bin",
-                        ]
-                        .contains(&nw);
+                        || NAME_PARTICLES.contains(&nw);
                     if joined
                         && next_capital
                         && !overlaps(taken, (ns, ne))
@@ -565,7 +568,20 @@ impl Extractor {
                 }
             }
         }
-        let (s, e) = best?;
+        let (mut s, e) = best?;
+        // Particles right before the name open it: "van der Berg".
+        if let Some(mut k) = words.iter().position(|w| w.0 == s) {
+            while let Some(&(ps, pe, particle)) = k.checked_sub(1).and_then(|p| words.get(p)) {
+                if !NAME_PARTICLES.contains(&particle)
+                    || !text[pe..s].trim().is_empty()
+                    || overlaps(taken, (ps, pe))
+                {
+                    break;
+                }
+                s = ps;
+                k -= 1;
+            }
+        }
         let value = strip_possessive(text[s..e].trim());
         if value.is_empty() {
             return None;
@@ -976,6 +992,15 @@ mod tests {
         assert_eq!(
             get("Show invoices for customer ABC123", "customer_name"),
             None
+        );
+        // Particles that open a name belong to it.
+        assert_eq!(
+            get("find me the customer named van der Berg", "customer_name").as_deref(),
+            Some("van der Berg")
+        );
+        assert_eq!(
+            get("profile of Anna de Vries", "customer_name").as_deref(),
+            Some("Anna de Vries")
         );
         // Everyday adverbs after a trigger word are not a name.
         assert_eq!(get("who is that customer anyway", "customer_name"), None);
