@@ -260,7 +260,8 @@ async fn crm_intents() {
         .ask(1, "crm.find_customer", &[("email", "chen.wei@example.com")])
         .await;
     assert_eq!(e.structured_data["customers"][0]["customer_id"], "ZTR991");
-    // The NLU keeps a title as typed; the lookup ignores it.
+    // A name with a title (from an AI service, or an admin's call) is
+    // looked up without it.
     let titled = d
         .ask(1, "crm.find_customer", &[("customer_name", "Dr. Chen Wei")])
         .await;

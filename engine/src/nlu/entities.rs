@@ -146,19 +146,19 @@ const PRIORITY: [(&str, &str); 10] = [
 /// Currency codes, which look like account codes before an amount.
 const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK"];
 
-/// Words that introduce a customer's name typed in lower case.
 /// Lower-case words that belong to a name next to a capitalised one
 /// ("Anna de Vries", "van der Berg").
 const NAME_PARTICLES: [&str; 10] = [
     "de", "van", "von", "der", "la", "le", "da", "di", "del", "bin",
 ];
 
+/// Words that introduce a customer's name typed in lower case.
 const NAME_TRIGGERS: [&str; 10] = [
     "named", "called", "customer", "client", "for", "of", "by", "from", "about", "is",
 ];
 
 /// Words never part of a customer name.
-const NOT_NAMES: [&str; 56] = [
+const NOT_NAMES: [&str; 59] = [
     "i",
     "me",
     "my",
@@ -198,7 +198,10 @@ const NOT_NAMES: [&str; 56] = [
     "mr",
     "mrs",
     "ms",
+    "mx",
+    "miss",
     "dr",
+    "prof",
     "customer",
     "customers",
     "client",
@@ -1051,6 +1054,10 @@ mod tests {
         assert_eq!(
             get("customer profile for Dr Rajesh Iyer", "customer_name").as_deref(),
             Some("Rajesh Iyer")
+        );
+        assert_eq!(
+            get("info on Prof. Okafor", "customer_name").as_deref(),
+            Some("Okafor")
         );
         assert_eq!(
             get("any outages in the City Centre", "region").as_deref(),

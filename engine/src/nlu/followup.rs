@@ -3,9 +3,11 @@
 //! intent takes (the newest mention wins; the new text always wins). The
 //! intent is the new text's when it asks for something; when it only swaps
 //! a detail ("what about the south?", "and for KLM204?", "only the urgent
-//! ones") the newest previous query's intent carries over, unless it cannot
-//! use what the text names and another intent can (then the text is read on
-//! its own). A closing remark is `none` whatever came before.
+//! ones") the newest previous query's intent carries over if it can use
+//! what the text names, or if no intent can. Otherwise the text is a new
+//! question about that detail rather than a swap: the one intent that can
+//! use it, or the best ranked of several, answers it. A closing remark is
+//! `none` whatever came before.
 
 use super::entities::{Entity, words_with_spans};
 use super::{Interpretation, Nlu};
@@ -60,37 +62,49 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
     // The intent a detail swap goes on with: the previous one if it can
     // use what the text names (or if no intent can); otherwise the only
     // intent that can ("what about INV-2025-001?" after a balance question
-    // asks about the invoice, not the balance again). With several such
-    // intents the text is read on its own.
+    // asks about the invoice, not the balance again), or the best ranked
+    // of several.
     let uses_named = |intent: &str| {
         nlu.schema(intent).is_some_and(|schema| {
             own.iter()
                 .any(|e| e.name != "subject" && schema.takes(e.name))
         })
     };
+    // With the intent, the confidence it is chosen with: the conversation
+    // settles a carried or only possible intent; a pick among several is as
+    // sure as the classifier is (so a weak one gets the "not sure" answer).
+    let settled = result.confidence.max(last.confidence.min(0.9));
     let swapped_to = if !swaps_a_detail(text, &own) {
         None
     } else if uses_named(&last.intent) {
-        Some(last.intent.clone())
+        Some((last.intent.clone(), settled))
     } else {
         let mut users = nlu.intents().iter().filter(|i| uses_named(i));
         match (users.next(), users.next()) {
-            (None, _) => Some(last.intent.clone()),
-            (Some(only), None) => Some(only.clone()),
-            (Some(_), Some(_)) => None,
+            (None, _) => Some((last.intent.clone(), settled)),
+            (Some(only), None) => Some((only.clone(), settled)),
+            (Some(_), Some(_)) => std::iter::once((&result.intent, result.confidence))
+                .chain(result.alternatives.iter().map(|(i, p)| (i, *p)))
+                .find(|(i, _)| uses_named(i))
+                .map(|(i, p)| (i.clone(), p)),
         }
     };
-    let Some(intent) = swapped_to else {
+    let Some((intent, confidence)) = swapped_to else {
         if result.intent == NONE_INTENT {
-            // A closing remark, or a detail no intent of the conversation
-            // settles.
+            // A closing remark (or a detail none of the text's likely
+            // intents uses).
             return result;
         }
         return complete_from_history(nlu, result, previous);
     };
     result.carried_intent = intent == last.intent && result.intent != intent;
     result.alternatives.retain(|(i, _)| *i != intent);
-    result.confidence = result.confidence.max(last.confidence.min(0.9));
+    // The text's own best reading stays among the alternatives.
+    if result.intent != intent && result.intent != NONE_INTENT {
+        let own_best = (result.intent.clone(), result.confidence);
+        result.alternatives.insert(0, own_best);
+    }
+    result.confidence = confidence;
     result.entities = super::entities::to_map(
         &own.iter()
             .filter(|e| nlu.schema(&intent).is_some_and(|s| s.takes(e.name)))

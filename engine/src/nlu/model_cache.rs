@@ -1,8 +1,8 @@
 //! Train once: a trained classifier is kept on disk, keyed by the SHA-256
 //! of everything its training reads (the featurised examples and their
 //! classes, the number of features, the training settings) and of the
-//! training code itself, so a restart with the same plugins and training data loads the
-//! model instead of training it again. Training is deterministic, so the
+//! training code itself, so a restart with the same plugins and training
+//! data loads the model instead of training it again. Training is deterministic, so the
 //! model loaded is the one training would give.
 //!
 //! A file is the magic, the SHA-256 of its payload, then the payload; one

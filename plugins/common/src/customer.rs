@@ -79,9 +79,10 @@ fn not_found(what: &str, value: &str, intent: &str) -> Answer {
     ))
 }
 
-/// Titles the NLU keeps in front of a name as typed ("Mrs. Olga Petrenko");
-/// customer records hold names without them.
-const TITLES: [&str; 6] = ["mr", "mrs", "ms", "miss", "dr", "prof"];
+/// Titles a name may come with when it does not come from the embedded NLU
+/// (which leaves them out): from an AI service or the `call` command.
+/// Customer records hold names without them.
+const TITLES: [&str; 7] = ["mr", "mrs", "ms", "mx", "miss", "dr", "prof"];
 
 /// `name` trimmed and without a leading title: "Dr. Rajesh Iyer" gives
 /// "Rajesh Iyer". A title alone is left as it is.
