@@ -105,12 +105,7 @@ fn resolve_one(nlu: &Nlu, text: &str, previous: &[Interpretation]) -> Interpreta
         result.alternatives.insert(0, own_best);
     }
     result.confidence = confidence;
-    result.entities = super::entities::to_map(
-        &own.iter()
-            .filter(|e| nlu.schema(&intent).is_some_and(|s| s.takes(e.name)))
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    result.entities = nlu.keep_for(&intent, &own);
     result.intent = intent;
     complete_from_history(nlu, result, previous)
 }

@@ -2,8 +2,8 @@
 //! of everything its training reads (the featurised examples and their
 //! classes, the number of features, the training settings) and of the
 //! training code itself, so a restart with the same plugins and training
-//! data loads the model instead of training it again. Training is deterministic, so the
-//! model loaded is the one training would give.
+//! data loads the model instead of training it again. Training is
+//! deterministic, so the model loaded is the one training would give.
 //!
 //! A file is the magic, the SHA-256 of its payload, then the payload; one
 //! whose hash does not match (a torn or damaged file) is discarded and the
