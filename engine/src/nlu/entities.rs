@@ -93,8 +93,8 @@ re!(
 
 /// Regions and the words that name them.
 const REGIONS: [(&str, &[&str]); 5] = [
-    ("north", &["north", "northern", "northside", "up north"]),
-    ("south", &["south", "southern", "southside", "down south"]),
+    ("north", &["north", "northern", "northside"]),
+    ("south", &["south", "southern", "southside"]),
     ("east", &["east", "eastern", "eastside"]),
     ("west", &["west", "western", "westside"]),
     (
@@ -242,6 +242,31 @@ fn find_phrase(lower: &str, phrase: &str) -> Option<(usize, usize)> {
         from = s + phrase.len().max(1);
     }
     None
+}
+
+/// Words that point the way to a region ("up north", "out west"): part of
+/// its mention, not a request of their own ("down" is not an outage there).
+const REGION_POINTERS: &[&str] = &["up", "down", "out", "over", "back", "across"];
+
+/// `span`, a region word in `lower`, widened over a pointer word right
+/// before it and a "side" or "end" right after it ("down the east side").
+fn widen_region(lower: &str, span: (usize, usize)) -> (usize, usize) {
+    let (mut s, mut e) = span;
+    let before = lower[..s].trim_end();
+    let before = before.strip_suffix(" the").unwrap_or(before);
+    if let Some(word) = before.rsplit(' ').next()
+        && REGION_POINTERS.contains(&word)
+    {
+        s = before.len() - word.len();
+    }
+    let after = &lower[e..];
+    for tail in [" side", "-side", " end"] {
+        if after.starts_with(tail) && word_at(lower, e, e + tail.len()) {
+            e += tail.len();
+            break;
+        }
+    }
+    (s, e)
 }
 
 fn parse_count(word: &str) -> Option<u32> {
@@ -455,6 +480,8 @@ impl Extractor {
                     .filter(|s| !overlaps(&taken, *s))
                     .filter(|s| !self.ends_a_name(text, &text_words, s.0))
                 {
+                    let wide = widen_region(&lower, span);
+                    let span = if overlaps(&taken, wide) { span } else { wide };
                     push(&mut found, &mut taken, "region", canonical.to_owned(), span);
                 }
             }
@@ -857,6 +884,31 @@ mod tests {
             Some("central")
         );
         assert_eq!(get("western customers", "region").as_deref(), Some("west"));
+    }
+
+    #[test]
+    fn a_region_mention_takes_its_pointer_and_side() {
+        let vocabulary = Vocabulary::common();
+        let extractor = Extractor::new(vocabulary);
+        let mention = |text: &str| {
+            extractor
+                .extract(text)
+                .into_iter()
+                .find(|e| e.name == "region")
+                .map(|e| (e.value.clone(), text[e.span.0..e.span.1].to_owned()))
+        };
+        let pair = |v: &str, m: &str| Some((v.to_owned(), m.to_owned()));
+        assert_eq!(mention("and down south?"), pair("south", "down south"));
+        assert_eq!(mention("what about up north"), pair("north", "up north"));
+        assert_eq!(
+            mention("anything out the West side"),
+            pair("west", "out the West side")
+        );
+        assert_eq!(
+            mention("is anything down on the east side"),
+            pair("east", "east side")
+        );
+        assert_eq!(mention("outages in central"), pair("central", "central"));
     }
 
     #[test]

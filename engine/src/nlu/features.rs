@@ -1,9 +1,10 @@
 //! Features: a text becomes a sparse vector of word unigrams and bigrams
-//! (entities replaced by slot tokens such as `__account__`, typos
-//! corrected, plurals stemmed) and character n-grams of each word (which
-//! keeps misspelt words close to their correct forms), weighted by TF-IDF
-//! and L2-normalised per group; then, when the built-in embeddings are on,
-//! the text's dense sentence vector (see [`super::embedding`]).
+//! (entities replaced by slot tokens such as `__account__`, shorthand such
+//! as `pmt` spelt out, typos corrected, plurals stemmed) and character
+//! n-grams of each word (which keeps misspelt words close to their correct
+//! forms), weighted by TF-IDF and L2-normalised per group; then, when the
+//! built-in embeddings are on, the text's dense sentence vector (see
+//! [`super::embedding`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -105,7 +106,14 @@ pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<
         .collect();
     spans.sort_unstable();
     let push_words = |piece: &str, out: &mut Vec<Token>| {
-        for w in super::text::words(piece) {
+        let expanded =
+            super::text::words(piece).into_iter().flat_map(
+                |w| match super::text::expand_shorthand(&w) {
+                    Some(full) => full.iter().map(|f| (*f).to_owned()).collect(),
+                    None => vec![w],
+                },
+            );
+        for w in expanded {
             if ["please", "pls", "plz", "kindly"].contains(&w.as_str()) {
                 continue;
             }

@@ -72,9 +72,17 @@ const MAX_HIDDEN: usize = 4096;
 /// The most networks `--set networks=` accepts.
 const MAX_NETWORKS: usize = 16;
 
-/// Entities that identify what a question is about; see
+/// Entities that identify what a question is about (a person's name too:
+/// "Tom Becker's unpaid invoices" are his, not the overdue list); see
 /// [`NluSettings::unused_identifier_factor`].
-const IDENTIFIERS: &[&str] = &["customer", "invoice", "device", "email", "phone"];
+const IDENTIFIERS: &[&str] = &[
+    "customer",
+    "customer_name",
+    "invoice",
+    "device",
+    "email",
+    "phone",
+];
 
 /// Entities that only the business has (an account, invoice, ticket or
 /// device): a question naming one is never out of scope. An e-mail address
@@ -387,9 +395,46 @@ impl Nlu {
     }
 
     fn classify_with(&self, text: &str, entities: &[Entity]) -> Vec<(String, f32)> {
+        let mut probs = self.probabilities(text, entities);
+        // A message of several sentences that reads as out of scope as a
+        // whole may still hold a request beside its chatter ("Could you
+        // pull up her invoices? She says two are missing."): the sentence
+        // that most clearly asks for something registered answers.
+        if self.best_is_none(&probs) {
+            let spans: Vec<(usize, usize)> = entities.iter().map(|e| e.span).collect();
+            let pieces = text::sentences(text, &spans);
+            if pieces.len() > 1 {
+                let in_scope = pieces
+                    .into_iter()
+                    .map(|(s, e)| {
+                        let own: Vec<Entity> = entities
+                            .iter()
+                            .filter(|en| en.span.0 >= s && en.span.1 <= e)
+                            .map(|en| Entity {
+                                span: (en.span.0 - s, en.span.1 - s),
+                                ..en.clone()
+                            })
+                            .collect();
+                        self.probabilities(&text[s..e], &own)
+                    })
+                    .filter(|p| !self.best_is_none(p))
+                    .max_by(|a, b| max_of(a).total_cmp(&max_of(b)));
+                if let Some(piece) = in_scope {
+                    probs = piece;
+                }
+            }
+        }
+        let mut ranked: Vec<(String, f32)> = self.classes.iter().cloned().zip(probs).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked
+    }
+
+    /// The classifier's probabilities (in `classes` order) for `text`,
+    /// whose entities are `entities`.
+    fn probabilities(&self, text: &str, entities: &[Entity]) -> Vec<f32> {
         let words = features::analyse(text, entities, &self.vocabulary);
         let x = self.featurizer.transform(&words);
-        let probs = if x.is_empty() {
+        if x.is_empty() {
             // Nothing known in the text: out of scope.
             self.classes
                 .iter()
@@ -397,10 +442,16 @@ impl Nlu {
                 .collect()
         } else {
             self.classifier.predict(&x)
-        };
-        let mut ranked: Vec<(String, f32)> = self.classes.iter().cloned().zip(probs).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        ranked
+        }
+    }
+
+    /// Whether `none` is the most likely class of `probs`.
+    fn best_is_none(&self, probs: &[f32]) -> bool {
+        probs
+            .iter()
+            .zip(&self.classes)
+            .max_by(|a, b| a.0.total_cmp(b.0))
+            .is_none_or(|(_, c)| c == NONE_INTENT)
     }
 
     /// Interprets `text` on its own.
@@ -523,6 +574,11 @@ impl Nlu {
     pub fn interpret(&self, text: &str, history: &[String]) -> Interpretation {
         followup::resolve(self, text, history)
     }
+}
+
+/// The largest of `probs`.
+fn max_of(probs: &[f32]) -> f32 {
+    probs.iter().copied().fold(0.0, f32::max)
 }
 
 #[cfg(test)]

@@ -18,6 +18,129 @@ anyway anyways actually really maybe perhaps probably basically apparently hones
 literally exactly quickly urgently kindly asap even though although instead otherwise either neither whether \
 yet soon later earlier recently currently usually always never sometimes often almost quite rather somehow";
 
+/// Shorthand that agents type, and the words it stands for. Features read
+/// the full words, so "pmt hist" means what "payment history" means even
+/// though no training example abbreviates them.
+const SHORTHAND: &[(&str, &[&str])] = &[
+    ("acc", &["account"]),
+    ("acct", &["account"]),
+    ("accts", &["accounts"]),
+    ("addr", &["address"]),
+    ("amt", &["amount"]),
+    ("arpu", &["average", "revenue", "per", "user"]),
+    ("bal", &["balance"]),
+    ("cust", &["customer"]),
+    ("custs", &["customers"]),
+    ("dl", &["download"]),
+    ("gen", &["generate"]),
+    ("hist", &["history"]),
+    ("inv", &["invoice"]),
+    ("invs", &["invoices"]),
+    ("mrr", &["monthly", "recurring", "revenue"]),
+    ("msg", &["message"]),
+    ("nbr", &["number"]),
+    ("num", &["number"]),
+    ("perf", &["performance"]),
+    ("pmt", &["payment"]),
+    ("pmts", &["payments"]),
+    ("pymt", &["payment"]),
+    ("pymts", &["payments"]),
+    ("prio", &["priority"]),
+    ("pri", &["priority"]),
+    ("rev", &["revenue"]),
+    ("rn", &["right", "now"]),
+    ("svc", &["service"]),
+    ("thx", &["thanks"]),
+    ("tix", &["tickets"]),
+    ("tkt", &["ticket"]),
+    ("tkts", &["tickets"]),
+    ("txn", &["transaction"]),
+    ("txns", &["transactions"]),
+    ("ul", &["upload"]),
+    ("wrt", &["about"]),
+    ("ytd", &["this", "year"]),
+];
+
+/// The words `word` (lower case) is shorthand for, if it is shorthand.
+pub fn expand_shorthand(word: &str) -> Option<&'static [&'static str]> {
+    SHORTHAND
+        .binary_search_by(|(short, _)| short.cmp(&word))
+        .ok()
+        .map(|i| SHORTHAND[i].1)
+}
+
+/// Words that a full stop ends without ending the sentence ("Mr. Smith").
+const DOTTED_ABBREVIATIONS: &[&str] = &[
+    "acct", "approx", "cust", "dr", "e.g", "eg", "etc", "i.e", "ie", "inv", "miss", "mr", "mrs",
+    "ms", "mx", "no", "nr", "prof", "re", "ref", "st", "vs",
+];
+
+/// Greetings that may open a message before its request ("Hi, could you").
+const GREETINGS: &[&str] = &[
+    "hello",
+    "hey",
+    "hi",
+    "hiya",
+    "morning",
+    "afternoon",
+    "evening",
+];
+
+/// The pieces of `text` that could each be a request on their own, as
+/// byte ranges: its sentences (ended by `.`, `!`, `?` or `;` before a
+/// space, or set apart by a spaced dash), with an opening greeting as a
+/// piece of its own. `keep` lists byte ranges no boundary may cut (the
+/// text's entities). A text of one sentence is one piece.
+pub fn sentences(text: &str, keep: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let inside = |at: usize| keep.iter().any(|&(s, e)| s < at && at < e);
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let next = i + c.len_utf8();
+        let spaced = bytes.get(next).is_some_and(u8::is_ascii_whitespace);
+        // Whether a piece ends here, and whether `c` belongs to it.
+        let (ends, kept) = match c {
+            '.' => {
+                let word = text[..i]
+                    .rsplit(|ch: char| ch.is_whitespace() || ch == '(')
+                    .next()
+                    .unwrap_or("")
+                    .to_lowercase();
+                let ends = spaced
+                    && word.chars().count() > 1
+                    && !DOTTED_ABBREVIATIONS.contains(&word.as_str());
+                (ends, true)
+            }
+            '!' | '?' | ';' => (spaced, true),
+            '-' | '—' | '–' => (spaced && text[..i].ends_with(' '), false),
+            ',' => {
+                let head = text[..i].trim().to_lowercase();
+                let head = head.strip_prefix("good ").unwrap_or(&head);
+                (GREETINGS.contains(&head), false)
+            }
+            _ => (false, false),
+        };
+        if ends && !inside(i) {
+            cuts.push((if kept { next } else { i }, next));
+        }
+    }
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for (at, after) in cuts
+        .into_iter()
+        .chain(std::iter::once((text.len(), text.len())))
+    {
+        let piece = &text[start..at];
+        let lead = piece.len() - piece.trim_start().len();
+        let trail = piece.len() - piece.trim_end().len();
+        if piece.trim().chars().any(char::is_alphanumeric) {
+            pieces.push((start + lead, at - trail));
+        }
+        start = after;
+    }
+    pieces
+}
+
 /// `one` → 1 ... `twenty` → 20, `thirty`, `forty`, `fifty`, `hundred`.
 pub fn number_word(word: &str) -> Option<u32> {
     let n = match word {
@@ -313,6 +436,50 @@ mod tests {
             "nor is an address"
         );
         assert!(v.contains("change") && v.contains("now"));
+    }
+
+    #[test]
+    fn splits_sentences_but_not_titles_or_entities() {
+        let pieces = |text: &str, keep: &[(usize, usize)]| -> Vec<String> {
+            sentences(text, keep)
+                .into_iter()
+                .map(|(s, e)| text[s..e].to_owned())
+                .collect()
+        };
+        assert_eq!(
+            pieces("Could you list the invoices? She says one is missing.", &[]),
+            ["Could you list the invoices?", "She says one is missing."]
+        );
+        assert_eq!(
+            pieces("Hi, which plan is Mr. Smith on", &[]),
+            ["Hi", "which plan is Mr. Smith on"]
+        );
+        assert_eq!(
+            pieces("open a ticket for ABC123 - no sync since 9am", &[]),
+            ["open a ticket for ABC123", "no sync since 9am"]
+        );
+        assert_eq!(
+            pieces("status of olt-north-01", &[]),
+            ["status of olt-north-01"]
+        );
+        // A boundary inside an entity (here a made-up span) is not one.
+        assert_eq!(
+            pieces("ask A. Smith. now", &[(4, 13)]),
+            ["ask A. Smith. now"]
+        );
+        assert_eq!(pieces("ask A. Smith. now", &[]), ["ask A. Smith.", "now"]);
+        assert!(pieces(" ?! ", &[]).is_empty());
+    }
+
+    #[test]
+    fn shorthand_is_sorted_and_expands() {
+        assert!(SHORTHAND.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(expand_shorthand("pmt"), Some(&["payment"][..]));
+        assert_eq!(
+            expand_shorthand("mrr"),
+            Some(&["monthly", "recurring", "revenue"][..])
+        );
+        assert_eq!(expand_shorthand("payment"), None);
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub fn manifest() -> Manifest {
                     "is EDC248 behind with their bills",
                     "net amount owing on HJK310",
                     "is Patel Hardware paid up",
+                    "Oduya Bakery is asking how much they still have to pay",
+                    "how much is due from account GHJ607 right now",
+                    "what's the total still owing on MNB778",
                 ])
                 .requires_one_of(customer)
                 .permission("billing_read")
@@ -167,6 +170,11 @@ pub fn manifest() -> Manifest {
                     "invoices nobody paid by the deadline",
                     "overdue list for collections",
                     "which bills have lapsed without payment",
+                    "accounts flagged for dunning",
+                    "accounts in collections in the north",
+                    "debtors list for the south",
+                    "customers behind on payments by more than 500",
+                    "which accounts are in arrears",
                 ])
                 .optional(["region", "min_amount"])
                 .permission("billing_read")
@@ -233,6 +241,11 @@ pub fn manifest() -> Manifest {
                     "total billed versus collected last month",
                     "revenue breakdown by month",
                     "takings for the north this year",
+                    "monthly recurring revenue for the north",
+                    "MRR by region",
+                    "average revenue per user in the east",
+                    "turnover for last month",
+                    "how much did we bill in total in the west",
                 ])
                 .optional(["period", "region"])
                 .permission("billing_read")
@@ -263,6 +276,9 @@ pub fn manifest() -> Manifest {
                     "invoice MNB778 for the month",
                     "cut a new invoice for Tom Becker",
                     "we need to bill EDC248 for their plan",
+                    "bill HJK310 for the month",
+                    "charge Tom Becker for this month's service",
+                    "run a bill for MNB778",
                 ])
                 .requires_one_of(customer)
                 .permission("billing_write")

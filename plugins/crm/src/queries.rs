@@ -53,6 +53,8 @@ pub fn manifest() -> Manifest {
                     "account information for EDC248",
                     "who is the account holder of GHJ607",
                     "full record for Patel Hardware",
+                    "has Lena Novak's account been suspended",
+                    "account status of Lena Novak",
                 ])
                 .requires_one_of(customer)
                 .permission("customer_read")
@@ -95,6 +97,7 @@ pub fn manifest() -> Manifest {
                     "do we have anyone with the email tom.b@example.net",
                     "look someone up by phone 555-010-6060",
                     "customer search for Patel",
+                    "do we have a client called Becker",
                 ])
                 .requires_one_of(["customer_name", "email", "phone"])
                 .permission("customer_read")
@@ -127,6 +130,10 @@ pub fn manifest() -> Manifest {
                     "who spends the most with us in the south",
                     "our key accounts by revenue",
                     "biggest earners among our customers",
+                    "list the VIP customers",
+                    "key accounts in the east",
+                    "our biggest spenders",
+                    "highest value clients in the north",
                 ])
                 .optional(["limit", "region"])
                 .permission("customer_read")
@@ -168,6 +175,10 @@ pub fn manifest() -> Manifest {
                     "what's the monthly fee on Tom Becker's plan",
                     "what bandwidth is EDC248 entitled to",
                     "is GHJ607 on fibre",
+                    "which package did Tom Becker sign up to",
+                    "which bundle is MNB778 on",
+                    "when does Lena Novak's contract end",
+                    "what speed tier does EDC248 have",
                 ])
                 .requires_one_of(customer)
                 .permission("customer_read")

@@ -42,6 +42,11 @@ pub fn manifest() -> Manifest {
                     "is the broadband down in the west",
                     "are there major incidents affecting customers",
                     "reports of no service in central",
+                    "has anything failed in the south",
+                    "phones are ringing off the hook in the north, is there a fault",
+                    "lots of customers calling from central, anything going on",
+                    "any major incident on the network at the moment",
+                    "are we aware of a fault affecting the east",
                 ])
                 .optional(["region"])
                 .permission("network_read")
@@ -83,6 +88,12 @@ pub fn manifest() -> Manifest {
                     "has Tom Becker got a working connection",
                     "is EDC248 up or down",
                     "link status for Patel Hardware",
+                    "last contact from the CPE at HJK310",
+                    "when did Lena Novak's router last check in",
+                    "is there a LOS alarm on EDC248's ONT",
+                    "are they even connected",
+                    "has Patel Hardware's line dropped",
+                    "no sync on MNB778's modem?",
                 ])
                 .requires_one_of(customer)
                 .permission("network_read")
@@ -114,6 +125,9 @@ pub fn manifest() -> Manifest {
                     "data volume used by MNB778 in october",
                     "is Tom Becker a heavy user",
                     "gigabytes consumed by EDC248",
+                    "has Lena Novak hit the fair use limit",
+                    "is CVB157 close to going over the cap",
+                    "how much headroom does Tom Becker have left on his allowance",
                 ])
                 .requires_one_of(customer)
                 .optional(["period"])
@@ -153,6 +167,13 @@ pub fn manifest() -> Manifest {
                     "core link utilisation in the south",
                     "backhaul utilization by region",
                     "how loaded is the core network",
+                    "backbone status",
+                    "backbone utilisation in the west",
+                    "congestion levels on the network",
+                    "are the uplinks congested in the east",
+                    "peak hour congestion across regions",
+                    "how's the core looking",
+                    "is the network coping with the evening peak",
                 ])
                 .optional(["region"])
                 .permission("network_read")
@@ -187,6 +208,12 @@ pub fn manifest() -> Manifest {
                     "state of OLT-SOUTH-01",
                     "is SW-WEST-02 down",
                     "last heartbeat from ONT-MNB778-1",
+                    "reboot history of OLT-NORTH-03",
+                    "uptime of SW-EAST-02",
+                    "when did CORE-RTR-2 last restart",
+                    "any alarms on OLT-WEST-04",
+                    "is SW-SOUTH-01 flapping",
+                    "CPU load and temperature of BNG-NORTH-1",
                 ])
                 .requires("device")
                 .permission("network_read")
