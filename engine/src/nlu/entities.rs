@@ -80,11 +80,11 @@ re!(
 );
 re!(
     AMOUNT,
-    r"(?i)\b(?:over|above|more than|greater than|exceeding|at least|larger than|bigger than|higher than|min(?:imum)?(?: of)?)\s*(?:\$|usd\s*|eur\s*|€|£)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?"
+    r"(?i)(?:\b(?:over|above|more than|greater than|exceeding|at least|larger than|bigger than|higher than|min(?:imum)?(?: of)?)|>=?|≥)\s*(?:\$|usd\s*|eur\s*|€|£)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b)?"
 );
 re!(
     LIMIT,
-    r"(?i)\b(?:top|first|best|biggest|largest)[\s-]+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:top|biggest|largest|best|most valuable|highest[- ]paying|largest paying|main|leading|customers|clients|accounts)\b"
+    r"(?i)\b(?:top|first|best|biggest|largest)[\s-]+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:top|[a-z]+est\b(?:-[a-z]+)?|most [a-z]+|main|leading|customers|clients|accounts)\b"
 );
 re!(
     PERIOD,
@@ -261,7 +261,10 @@ fn widen_region(lower: &str, span: (usize, usize)) -> (usize, usize) {
     }
     let after = &lower[e..];
     for tail in [" side", "-side", " end"] {
-        if after.starts_with(tail) && word_at(lower, e, e + tail.len()) {
+        let whole_word = after
+            .strip_prefix(tail)
+            .is_some_and(|rest| !rest.chars().next().is_some_and(char::is_alphanumeric));
+        if whole_word {
             e += tail.len();
             break;
         }
@@ -553,7 +556,9 @@ impl Extractor {
                     if joined
                         && next_capital
                         && !overlaps(taken, (ns, ne))
-                        && (!self.is_stop_capital(nw) || self.ends_a_name(text, words, ns))
+                        && (!self.is_stop_capital(nw)
+                            || self.ends_a_name(text, words, ns)
+                            || self.acronym_within_name(text, words, j + 1))
                     {
                         j += 1;
                     } else {
@@ -652,12 +657,30 @@ impl Extractor {
         false
     }
 
+    /// Whether `words[k]` is an acronym in the middle of a name ("Kestrel
+    /// IT Ltd", "Harbour UK Holdings"): written in capitals, not a
+    /// technical term, and followed, one space apart, by a capitalised word
+    /// that may be part of a name.
+    fn acronym_within_name(&self, text: &str, words: &[(usize, usize, &str)], k: usize) -> bool {
+        let Some(&(_, end, word)) = words.get(k) else {
+            return false;
+        };
+        let acronym = word.chars().count() >= 2 && word.chars().all(|c| c.is_ascii_uppercase());
+        let next = words.get(k + 1).is_some_and(|&(ns, _, nw)| {
+            text.get(end..ns) == Some(" ")
+                && nw.chars().next().is_some_and(char::is_uppercase)
+                && !self.is_stop_capital(nw)
+        });
+        acronym && next && !TECHNICAL_TERMS.contains(&word.to_lowercase().as_str())
+    }
+
     /// Capitalised words that start sentences or name months, days and
     /// intents, never names.
     fn is_stop_capital(&self, word: &str) -> bool {
         let lower = strip_possessive(word).to_lowercase();
         NOT_NAMES.contains(&lower.as_str())
             || REGIONS.iter().any(|(_, ws)| ws.contains(&lower.as_str()))
+            || TECHNICAL_TERMS.contains(&lower.as_str())
             || [
                 "january",
                 "february",
@@ -674,26 +697,19 @@ impl Extractor {
                 "q2",
                 "q3",
                 "q4",
-                "gb",
-                "mb",
-                "tb",
-                "olt",
-                "ont",
-                "cpe",
-                "isp",
-                "id",
-                "url",
-                "ip",
-                "dsl",
-                "fiber",
-                "fibre",
-                "wifi",
-                "inv",
             ]
             .contains(&lower.as_str())
             || (self.vocabulary.contains(&lower) && self.vocabulary.is_common(&lower))
     }
 }
+
+/// Units, network terms and abbreviations that are never part of a name,
+/// capitalised or not ("Tom Becker OK", "VIP accounts").
+const TECHNICAL_TERMS: &[&str] = &[
+    "gb", "mb", "tb", "olt", "ont", "cpe", "isp", "id", "url", "ip", "dsl", "fiber", "fibre",
+    "wifi", "inv", "bng", "dslam", "snr", "sla", "noc", "vip", "mrr", "arpu", "fup", "mttr", "tv",
+    "ok", "asap", "fyi", "eta", "pls",
+];
 
 fn strip_possessive(s: &str) -> &str {
     s.trim_end_matches("'s")
@@ -887,6 +903,36 @@ mod tests {
     }
 
     #[test]
+    fn acronyms_inside_company_names_amounts_after_a_sign_and_superlative_limits() {
+        assert_eq!(
+            get("unpaid bills Kestrel IT Ltd", "customer_name").as_deref(),
+            Some("Kestrel IT Ltd")
+        );
+        // An acronym that ends the text or is a technical term is not.
+        assert_eq!(
+            get("is Tom Becker OK", "customer_name").as_deref(),
+            Some("Tom Becker")
+        );
+        assert_eq!(
+            get("ping Tom Becker ONT Router", "customer_name").as_deref(),
+            Some("Tom Becker")
+        );
+        assert_eq!(
+            get("overdue >500 north", "min_amount").as_deref(),
+            Some("500")
+        );
+        assert_eq!(
+            get("invoices ≥ 1,200", "min_amount").as_deref(),
+            Some("1200")
+        );
+        assert_eq!(
+            get("our ten highest-spending customers", "limit").as_deref(),
+            Some("10")
+        );
+        assert_eq!(get("the 7 newest clients", "limit").as_deref(), Some("7"));
+    }
+
+    #[test]
     fn a_region_mention_takes_its_pointer_and_side() {
         let vocabulary = Vocabulary::common();
         let extractor = Extractor::new(vocabulary);
@@ -909,6 +955,10 @@ mod tests {
             pair("east", "east side")
         );
         assert_eq!(mention("outages in central"), pair("central", "central"));
+        assert_eq!(mention("the west sides"), pair("west", "west"));
+        // Text after the region that is not a tail, with wide characters
+        // where a tail's end would fall.
+        assert_eq!(mention("west ab éx"), pair("west", "west"));
     }
 
     #[test]

@@ -489,6 +489,14 @@ impl Nlu {
             .filter(|e| subject.is_none_or(|(s, end)| e.span.0 < s || e.span.1 > end))
             .map(|e| e.name)
             .collect();
+        // A word pointing back to the conversation's customer ("their
+        // invoices", "that account") makes the question about them too.
+        let customer_known = available
+            .iter()
+            .any(|name| matches!(*name, "customer" | "customer_name"));
+        if customer_known && text::points_to_a_person(text) {
+            identifiers.push("customer");
+        }
         identifiers.sort_unstable();
         identifiers.dedup();
         let mut total = 0.0;

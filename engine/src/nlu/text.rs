@@ -43,10 +43,10 @@ const SHORTHAND: &[(&str, &[&str])] = &[
     ("perf", &["performance"]),
     ("pmt", &["payment"]),
     ("pmts", &["payments"]),
+    ("pri", &["priority"]),
+    ("prio", &["priority"]),
     ("pymt", &["payment"]),
     ("pymts", &["payments"]),
-    ("prio", &["priority"]),
-    ("pri", &["priority"]),
     ("rev", &["revenue"]),
     ("rn", &["right", "now"]),
     ("svc", &["service"]),
@@ -139,6 +139,29 @@ pub fn sentences(text: &str, keep: &[(usize, usize)]) -> Vec<(usize, usize)> {
         start = after;
     }
     pieces
+}
+
+/// Pronouns that stand for a customer ("their invoices", "is she online").
+const PERSONAL_PRONOUNS: &[&str] = &[
+    "they", "them", "their", "theirs", "they're", "theyre", "he", "him", "his", "he's", "she",
+    "her", "hers", "she's",
+];
+
+/// Nouns that, after "that", "this", "the" or "same", point to the
+/// customer already talked about ("that account").
+const CUSTOMER_NOUNS: &[&str] = &["account", "customer", "client", "subscriber"];
+
+/// Whether `text` points to a person talked about before: a personal
+/// pronoun, or "that account", "this customer", "the same client".
+pub fn points_to_a_person(text: &str) -> bool {
+    let words = words(text);
+    words
+        .iter()
+        .any(|w| PERSONAL_PRONOUNS.contains(&w.as_str()))
+        || words.windows(2).any(|pair| {
+            ["that", "this", "the", "same"].contains(&pair[0].as_str())
+                && CUSTOMER_NOUNS.contains(&pair[1].as_str())
+        })
 }
 
 /// `one` → 1 ... `twenty` → 20, `thirty`, `forty`, `fifty`, `hundred`.
@@ -469,6 +492,15 @@ mod tests {
         );
         assert_eq!(pieces("ask A. Smith. now", &[]), ["ask A. Smith.", "now"]);
         assert!(pieces(" ?! ", &[]).is_empty());
+    }
+
+    #[test]
+    fn tells_words_that_point_to_a_person() {
+        assert!(points_to_a_person("and their invoices?"));
+        assert!(points_to_a_person("any unpaid bills on that account"));
+        assert!(points_to_a_person("is she online"));
+        assert!(!points_to_a_person("any outages in the north"));
+        assert!(!points_to_a_person("thanks, that's all"));
     }
 
     #[test]
