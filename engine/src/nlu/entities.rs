@@ -84,7 +84,7 @@ re!(
 );
 re!(
     LIMIT,
-    r"(?i)\b(?:top|first|best|biggest|largest)[\s-]+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:top|[a-z]+est\b(?:-[a-z]+)?|most [a-z]+|main|leading|customers|clients|accounts)\b"
+    r"(?i)\b(?:top|first|best|biggest|largest)[\s-]+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\b|\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred)\s+(?:(?:top|biggest|largest|best|highest|greatest|heaviest|richest|most valuable|most profitable)(?:-[a-z]+)?|main|leading|customers|clients|accounts)\b"
 );
 re!(
     PERIOD,
@@ -558,7 +558,7 @@ impl Extractor {
                         && !overlaps(taken, (ns, ne))
                         && (!self.is_stop_capital(nw)
                             || self.ends_a_name(text, words, ns)
-                            || self.acronym_within_name(text, words, j + 1))
+                            || self.acronym_within_name(text, words, j + 1, taken))
                     {
                         j += 1;
                     } else {
@@ -660,14 +660,21 @@ impl Extractor {
     /// Whether `words[k]` is an acronym in the middle of a name ("Kestrel
     /// IT Ltd", "Harbour UK Holdings"): written in capitals, not a
     /// technical term, and followed, one space apart, by a capitalised word
-    /// that may be part of a name.
-    fn acronym_within_name(&self, text: &str, words: &[(usize, usize, &str)], k: usize) -> bool {
+    /// that may be part of a name and is not already another entity.
+    fn acronym_within_name(
+        &self,
+        text: &str,
+        words: &[(usize, usize, &str)],
+        k: usize,
+        taken: &[(usize, usize)],
+    ) -> bool {
         let Some(&(_, end, word)) = words.get(k) else {
             return false;
         };
         let acronym = word.chars().count() >= 2 && word.chars().all(|c| c.is_ascii_uppercase());
-        let next = words.get(k + 1).is_some_and(|&(ns, _, nw)| {
+        let next = words.get(k + 1).is_some_and(|&(ns, ne, nw)| {
             text.get(end..ns) == Some(" ")
+                && !overlaps(taken, (ns, ne))
                 && nw.chars().next().is_some_and(char::is_uppercase)
                 && !self.is_stop_capital(nw)
         });
@@ -908,10 +915,15 @@ mod tests {
             get("unpaid bills Kestrel IT Ltd", "customer_name").as_deref(),
             Some("Kestrel IT Ltd")
         );
-        // An acronym that ends the text or is a technical term is not.
+        // An acronym that ends the text, is a technical term or comes
+        // before another entity is not.
         assert_eq!(
-            get("is Tom Becker OK", "customer_name").as_deref(),
-            Some("Tom Becker")
+            get("unpaid bills Kestrel IT", "customer_name").as_deref(),
+            Some("Kestrel")
+        );
+        assert_eq!(
+            get("is Kestrel IT SW-EAST-02 down", "customer_name").as_deref(),
+            Some("Kestrel")
         );
         assert_eq!(
             get("ping Tom Becker ONT Router", "customer_name").as_deref(),
@@ -929,7 +941,16 @@ mod tests {
             get("our ten highest-spending customers", "limit").as_deref(),
             Some("10")
         );
-        assert_eq!(get("the 7 newest clients", "limit").as_deref(), Some("7"));
+        // Only superlatives of size or value make a limit; a region, a
+        // priority or a status after a number stays what it is.
+        assert_eq!(
+            get("our 10 west customers", "region").as_deref(),
+            Some("west")
+        );
+        let found = extract("the 5 most urgent tickets");
+        assert_eq!(found.get("limit"), None);
+        assert_eq!(found.get("priority").map(String::as_str), Some("urgent"));
+        assert_eq!(get("one request: the 3 latest invoices", "limit"), None);
     }
 
     #[test]

@@ -78,8 +78,8 @@ fn slot(name: &str) -> Option<&'static str> {
 pub struct Token {
     /// Its stem, or a slot such as `__account__` or `__number__`.
     pub stem: String,
-    /// The word as written, lower-cased and typo-corrected (the slot for
-    /// slots).
+    /// The word as written, lower-cased, shorthand spelt out and
+    /// typo-corrected (the slot for slots).
     pub surface: String,
 }
 
@@ -96,7 +96,8 @@ impl Token {
     }
 }
 
-/// The analysed words of a text: entities as slots, typos corrected, stems.
+/// The analysed words of a text: entities as slots, shorthand spelt out,
+/// typos corrected, stems.
 pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<Token> {
     let mut out = Vec::new();
     let mut cursor = 0;

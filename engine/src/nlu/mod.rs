@@ -103,8 +103,10 @@ pub struct NluSettings {
     /// Factor applied to an intent whose required entities are absent.
     pub missing_entity_factor: f32,
     /// Factor applied to an intent for each kind of identifier in the text
-    /// (an account, invoice, device, email address or phone number) that
-    /// it does not take: the agent named it because it matters.
+    /// (an account, a customer's name of two words or more, invoice,
+    /// device, email address or phone number) that it does not take: the
+    /// agent named it because it matters. A possessive or "that account"
+    /// that points to the conversation's customer counts as naming them.
     pub unused_identifier_factor: f32,
 }
 
@@ -396,11 +398,13 @@ impl Nlu {
 
     fn classify_with(&self, text: &str, entities: &[Entity]) -> Vec<(String, f32)> {
         let mut probs = self.probabilities(text, entities);
-        // A message of several sentences that reads as out of scope as a
-        // whole may still hold a request beside its chatter ("Could you
-        // pull up her invoices? She says two are missing."): the sentence
-        // that most clearly asks for something registered answers.
-        if self.best_is_none(&probs) {
+        // A message of several sentences that reads as out of scope, or
+        // too unsure to answer, as a whole may still hold a request beside
+        // its chatter ("Could you pull up her invoices? She says two are
+        // missing."): the sentence that most clearly asks for something
+        // registered answers, if it is surer than the whole.
+        let whole_is_none = self.best_is_none(&probs);
+        if whole_is_none || max_of(&probs) < self.settings.none_below {
             let spans: Vec<(usize, usize)> = entities.iter().map(|e| e.span).collect();
             let pieces = text::sentences(text, &spans);
             if pieces.len() > 1 {
@@ -418,6 +422,7 @@ impl Nlu {
                         self.probabilities(&text[s..e], &own)
                     })
                     .filter(|p| !self.best_is_none(p))
+                    .filter(|p| whole_is_none || max_of(p) > max_of(&probs))
                     .max_by(|a, b| max_of(a).total_cmp(&max_of(b)));
                 if let Some(piece) = in_scope {
                     probs = piece;
@@ -466,7 +471,7 @@ impl Nlu {
     /// is usually the wrong one: "ping ZTR991's router" is about a
     /// customer's connection, not a device). So is an intent, other than
     /// `none`, for each kind of identifier the text names outside a
-    /// ticket's subject that it cannot use (see
+    /// ticket's subject, or points back to, that it cannot use (see
     /// [`NluSettings::unused_identifier_factor`]).
     pub fn interpret_with_context(&self, text: &str, available: &[&str]) -> Interpretation {
         let entities = self.extractor.extract(text);
@@ -486,6 +491,9 @@ impl Nlu {
         let mut identifiers: Vec<&str> = entities
             .iter()
             .filter(|e| IDENTIFIERS.contains(&e.name))
+            // A one-word name may be a place or a product ("an outage in
+            // Galway"); a fuller one names a customer.
+            .filter(|e| e.name != "customer_name" || e.value.contains(' '))
             .filter(|e| subject.is_none_or(|(s, end)| e.span.0 < s || e.span.1 > end))
             .map(|e| e.name)
             .collect();

@@ -1,6 +1,7 @@
 //! Text handling shared by the NLU stages: words, number words, a light
-//! stemmer, and the vocabulary used to tell ordinary words from names and
-//! to correct typos ("invocies" → "invoices").
+//! stemmer, the vocabulary used to tell ordinary words from names and to
+//! correct typos ("invocies" → "invoices"), agents' shorthand, a message's
+//! sentences, and words that point back to the conversation's customer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +21,7 @@ yet soon later earlier recently currently usually always never sometimes often a
 
 /// Shorthand that agents type, and the words it stands for. Features read
 /// the full words, so "pmt hist" means what "payment history" means even
-/// though no training example abbreviates them.
+/// where no training example abbreviates them.
 const SHORTHAND: &[(&str, &[&str])] = &[
     ("acc", &["account"]),
     ("acct", &["account"]),
@@ -90,7 +91,8 @@ const GREETINGS: &[&str] = &[
 /// byte ranges: its sentences (ended by `.`, `!`, `?` or `;` before a
 /// space, or set apart by a spaced dash), with an opening greeting as a
 /// piece of its own. `keep` lists byte ranges no boundary may cut (the
-/// text's entities). A text of one sentence is one piece.
+/// text's entities). A text of one sentence is one piece; pieces without a
+/// letter or digit are left out.
 pub fn sentences(text: &str, keep: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let inside = |at: usize| keep.iter().any(|&(s, e)| s < at && at < e);
     let mut cuts: Vec<(usize, usize)> = Vec::new();
@@ -141,23 +143,23 @@ pub fn sentences(text: &str, keep: &[(usize, usize)]) -> Vec<(usize, usize)> {
     pieces
 }
 
-/// Pronouns that stand for a customer ("their invoices", "is she online").
-const PERSONAL_PRONOUNS: &[&str] = &[
-    "they", "them", "their", "theirs", "they're", "theyre", "he", "him", "his", "he's", "she",
-    "her", "hers", "she's",
-];
+/// Possessives that stand for a customer ("their invoices", "her plan").
+/// Subject pronouns are left out: "they" is as often the customers of a
+/// region or a device ("are they still down").
+const POSSESSIVES: &[&str] = &["their", "theirs", "his", "her", "hers"];
 
 /// Nouns that, after "that", "this", "the" or "same", point to the
 /// customer already talked about ("that account").
 const CUSTOMER_NOUNS: &[&str] = &["account", "customer", "client", "subscriber"];
 
-/// Whether `text` points to a person talked about before: a personal
-/// pronoun, or "that account", "this customer", "the same client".
+/// Whether `text` points to a person talked about before: a possessive,
+/// or "that account", "this customer's", "the same client".
 pub fn points_to_a_person(text: &str) -> bool {
-    let words = words(text);
-    words
-        .iter()
-        .any(|w| PERSONAL_PRONOUNS.contains(&w.as_str()))
+    let words: Vec<String> = words(text)
+        .into_iter()
+        .map(|w| w.replace('’', "'").trim_end_matches("'s").to_owned())
+        .collect();
+    words.iter().any(|w| POSSESSIVES.contains(&w.as_str()))
         || words.windows(2).any(|pair| {
             ["that", "this", "the", "same"].contains(&pair[0].as_str())
                 && CUSTOMER_NOUNS.contains(&pair[1].as_str())
@@ -498,7 +500,8 @@ mod tests {
     fn tells_words_that_point_to_a_person() {
         assert!(points_to_a_person("and their invoices?"));
         assert!(points_to_a_person("any unpaid bills on that account"));
-        assert!(points_to_a_person("is she online"));
+        assert!(points_to_a_person("what plan is that account’s owner on"));
+        assert!(!points_to_a_person("are they still down"));
         assert!(!points_to_a_person("any outages in the north"));
         assert!(!points_to_a_person("thanks, that's all"));
     }
