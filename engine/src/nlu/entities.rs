@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::text::{Vocabulary, number_word};
+use super::text::{Vocabulary, number_word, strip_possessive};
 
 /// An entity found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -717,13 +717,6 @@ const TECHNICAL_TERMS: &[&str] = &[
     "wifi", "inv", "bng", "dslam", "snr", "sla", "noc", "vip", "mrr", "arpu", "fup", "mttr", "tv",
     "ok", "asap", "fyi", "eta", "pls",
 ];
-
-fn strip_possessive(s: &str) -> &str {
-    s.trim_end_matches("'s")
-        .trim_end_matches("’s")
-        .trim_end_matches('\'')
-        .trim_end_matches(['?', '!', '.', ',', ':', ';'])
-}
 
 /// Lower-cases `text` character by character, keeping a character as it is
 /// when its lower case has another length in UTF-8, so that byte offsets in

@@ -107,13 +107,13 @@ pub fn analyse(text: &str, entities: &[Entity], vocabulary: &Vocabulary) -> Vec<
         .collect();
     spans.sort_unstable();
     let push_words = |piece: &str, out: &mut Vec<Token>| {
-        let expanded =
-            super::text::words(piece).into_iter().flat_map(
-                |w| match super::text::expand_shorthand(&w) {
-                    Some(full) => full.iter().map(|f| (*f).to_owned()).collect(),
-                    None => vec![w],
-                },
-            );
+        let mut expanded = Vec::new();
+        for w in super::text::words(piece) {
+            match super::text::expand_shorthand(&w) {
+                Some(full) => expanded.extend(full.iter().map(|f| (*f).to_owned())),
+                None => expanded.push(w),
+            }
+        }
         for w in expanded {
             if ["please", "pls", "plz", "kindly"].contains(&w.as_str()) {
                 continue;

@@ -155,15 +155,21 @@ const CUSTOMER_NOUNS: &[&str] = &["account", "customer", "client", "subscriber"]
 /// Whether `text` points to a person talked about before: a possessive,
 /// or "that account", "this customer's", "the same client".
 pub fn points_to_a_person(text: &str) -> bool {
-    let words: Vec<String> = words(text)
-        .into_iter()
-        .map(|w| w.replace('’', "'").trim_end_matches("'s").to_owned())
-        .collect();
-    words.iter().any(|w| POSSESSIVES.contains(&w.as_str()))
+    let words = words(text);
+    let words: Vec<&str> = words.iter().map(|w| strip_possessive(w)).collect();
+    words.iter().any(|w| POSSESSIVES.contains(w))
         || words.windows(2).any(|pair| {
-            ["that", "this", "the", "same"].contains(&pair[0].as_str())
-                && CUSTOMER_NOUNS.contains(&pair[1].as_str())
+            ["that", "this", "the", "same"].contains(&pair[0]) && CUSTOMER_NOUNS.contains(&pair[1])
         })
+}
+
+/// `s` without a possessive ending ("Becker's", "Becker’s", "Jones'") or
+/// trailing punctuation.
+pub fn strip_possessive(s: &str) -> &str {
+    s.trim_end_matches("'s")
+        .trim_end_matches("’s")
+        .trim_end_matches('\'')
+        .trim_end_matches(['?', '!', '.', ',', ':', ';'])
 }
 
 /// `one` → 1 ... `twenty` → 20, `thirty`, `forty`, `fifty`, `hundred`.
