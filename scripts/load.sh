@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test on loopback against a release build: /healthz and
 # /api/v1/chatbot/query (a mix of demo questions, valid token), 32
-# connections each, and prints req/s, their ratio and latency percentiles.
+# connections each, and prints req/s, their ratio, latency percentiles and
+# the server's CPU time per query.
 # Needs wrk (apt-get install wrk). Usage: [SWITCHBOARD_BIN=...] scripts/load.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +59,12 @@ done = function(summary, latency, requests)
 end
 LUA
 health=$(wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/plain.lua" "http://127.0.0.1:$PORT/healthz" | grep RESULT)
+# The server's own CPU time (user and system, in clock ticks) around the
+# query run: CPU per query drifts less with the machine's speed than req/s.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$PID/stat"; }
+read -r user0 sys0 < <(cpu_ticks)
 query=$(wrk -t2 -c32 -d"${DURATION}s" -s "$WORK/query.lua" "http://127.0.0.1:$PORT/api/v1/chatbot/query" | grep RESULT)
+read -r user1 sys1 < <(cpu_ticks)
 read -r _ hr hp50 hp99 herr hn <<<"$health"
 read -r _ qr qp50 qp99 qerr qn <<<"$query"
 printf '%-8s %10s %9s %9s %7s\n' endpoint req/s p50_ms p99_ms errors
@@ -71,5 +77,9 @@ print(sqlite3.connect(sys.argv[1]).execute("select count(*) from chatbot_queries
 PY
 )
 echo "queries answered: $qn, recorded in the database: $recorded"
+python3 -c "
+tick = 1e6 / $(getconf CLK_TCK) / max(1, $qn)
+user, system = ($user1 - $user0) * tick, ($sys1 - $sys0) * tick
+print(f'server CPU per query: {user + system:.0f} us (user {user:.0f}, system {system:.0f})')"
 python3 -c "print(f'start-up to ready (migrations, plugins from the compile cache, NLU training): {float(\"$READY\") - float(\"$START\"):.2f} s')"
 echo "resident memory after the run: $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/$PID/status")"
