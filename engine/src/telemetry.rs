@@ -13,7 +13,9 @@
 //! `ai_requests_total` (service, outcome), `ai_errors_total` (service,
 //! kind), `ai_retries_total` (service, kind), `ai_fallbacks_total`
 //! (service, reason), `ai_breaker_open` (service),
-//! `ai_previous_key_used_total` (service), `ai_cache_total` (result).
+//! `ai_previous_key_used_total` (service), `ai_cache_total` (result);
+//! storage: `group_commit_size` (records per commit),
+//! `group_commit_duration_seconds`, `wal_checkpoint_duration_seconds`.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -28,6 +30,10 @@ use tracing::Instrument;
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// Buckets of `switchboard_group_commit_size`: records per group commit,
+/// up to the writer's batch limit of 256.
+const COMMIT_SIZE_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// The process-wide recorder's handle (installed on first use).
 pub fn metrics_handle() -> &'static PrometheusHandle {
@@ -46,6 +52,13 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full("switchboard_feedback_rating".into()),
                         &[1.0, 2.0, 3.0, 4.0, 5.0],
+                    )
+                })
+                .and_then(|b| {
+                    // Records per commit (1 to 256), not seconds.
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_group_commit_size".into()),
+                        &COMMIT_SIZE_BUCKETS,
                     )
                 })
         };
@@ -86,4 +99,27 @@ pub async fn track(request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Group commit sizes are counted in records, not in the latency
+    /// buckets (which would put every batch of more than ten records in
+    /// the same bucket).
+    #[test]
+    fn group_commit_sizes_have_buckets_of_their_own() {
+        let handle = metrics_handle();
+        metrics::histogram!("switchboard_group_commit_size").record(3.0);
+        let text = handle.render();
+        assert!(
+            text.contains("switchboard_group_commit_size_bucket{le=\"4\"}"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("switchboard_group_commit_size_bucket{le=\"0.0005\"}"),
+            "{text}"
+        );
+    }
 }
