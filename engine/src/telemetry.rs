@@ -122,4 +122,14 @@ mod tests {
             "{text}"
         );
     }
+
+    /// The last bucket is the writer's batch limit, so a change to one
+    /// cannot leave the other behind.
+    #[test]
+    fn commit_size_buckets_end_at_the_writer_batch_limit() {
+        assert_eq!(
+            COMMIT_SIZE_BUCKETS.last().copied(),
+            Some(crate::store::writer::MAX_BATCH as f64)
+        );
+    }
 }

@@ -147,9 +147,10 @@ const PRIORITY: [(&str, &str); 10] = [
 const CURRENCIES: [&str; 8] = ["EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK"];
 
 /// Lower-case words that belong to a name next to a capitalised one
-/// ("Anna de Vries", "van der Berg").
-const NAME_PARTICLES: [&str; 10] = [
-    "de", "van", "von", "der", "la", "le", "da", "di", "del", "bin",
+/// ("Anna de Vries", "van der Berg", "Pedro dos Santos").
+const NAME_PARTICLES: [&str; 16] = [
+    "de", "van", "von", "der", "den", "ter", "la", "le", "da", "das", "dos", "di", "del", "du",
+    "des", "bin",
 ];
 
 /// Words that introduce a customer's name typed in lower case.
@@ -1120,6 +1121,14 @@ mod tests {
         assert_eq!(
             get("profile of Anna de Vries", "customer_name").as_deref(),
             Some("Anna de Vries")
+        );
+        assert_eq!(
+            get("is Pedro dos Santos online", "customer_name").as_deref(),
+            Some("Pedro dos Santos")
+        );
+        assert_eq!(
+            get("billing for Pieter van den Berg", "customer_name").as_deref(),
+            Some("Pieter van den Berg")
         );
         // Everyday adverbs after a trigger word are not a name.
         assert_eq!(get("who is that customer anyway", "customer_name"), None);

@@ -18,8 +18,9 @@ use super::StoreError;
 use super::checkpoint::Checkpointer;
 use super::records::{NewAction, NewQuery, write_query, write_query_sqlite};
 
-/// Records committed together at most.
-const MAX_BATCH: usize = 256;
+/// Records committed together at most (also the last bucket of the
+/// `switchboard_group_commit_size` histogram).
+pub(crate) const MAX_BATCH: usize = 256;
 
 /// How long a request waits for its record to be committed.
 const ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
