@@ -475,6 +475,9 @@ impl Extractor {
             {
                 continue;
             }
+            if self.month_opens_a_name(text, span) {
+                continue;
+            }
             push(&mut found, &mut taken, "period", value, span);
         }
         let text_words = words_with_spans(text);
@@ -627,6 +630,32 @@ impl Extractor {
             value: value.to_owned(),
             span: (s, e),
         })
+    }
+
+    /// Whether the period at `span` ends in a capitalised month with no year
+    /// that a name continues: "for Jan van den Berg", "for May Chen" (a
+    /// customer, not a month), unlike "for May" or "in May 2026". Months that
+    /// never start a name ("June", "March") are left to the period.
+    fn month_opens_a_name(&self, text: &str, span: (usize, usize)) -> bool {
+        let found = &text[span.0..span.1];
+        let last = found.rsplit(' ').next().unwrap_or(found);
+        if !last.chars().next().is_some_and(char::is_uppercase)
+            || last.chars().any(|c| c.is_ascii_digit())
+            || self.is_stop_capital(last)
+        {
+            return false;
+        }
+        let Some(rest) = text[span.1..].strip_prefix(' ') else {
+            return false;
+        };
+        let next = rest
+            .split(|c: char| !c.is_alphabetic() && c != '\'')
+            .next()
+            .unwrap_or_default();
+        let mut chars = next.chars();
+        let name_like = chars.next().is_some_and(char::is_uppercase)
+            && chars.next().is_some_and(char::is_lowercase);
+        name_like || (NAME_PARTICLES.contains(&next) && rest[next.len()..].starts_with(' '))
     }
 
     /// Whether the word of `text` starting at byte `start` is "Centre" or
@@ -1129,6 +1158,24 @@ mod tests {
         assert_eq!(
             get("billing for Pieter van den Berg", "customer_name").as_deref(),
             Some("Pieter van den Berg")
+        );
+        // A month that a name continues is the name's first word.
+        assert_eq!(
+            get("invoices for May Chen", "customer_name").as_deref(),
+            Some("May Chen")
+        );
+        assert_eq!(get("invoices for May Chen", "period"), None);
+        assert_eq!(
+            get("billing for Jan van den Berg", "customer_name").as_deref(),
+            Some("Jan van den Berg")
+        );
+        assert_eq!(
+            get("invoices for May", "period").as_deref(),
+            Some("for May")
+        );
+        assert_eq!(
+            get("invoices for Tom Becker in May 2026", "period").as_deref(),
+            Some("in May 2026")
         );
         // Everyday adverbs after a trigger word are not a name.
         assert_eq!(get("who is that customer anyway", "customer_name"), None);
