@@ -569,6 +569,11 @@ impl Extractor {
                         break;
                     }
                 }
+                // A particle ends no name ("for Pedro dos", "Tom Becker ter
+                // review"): it joins only before a capitalised word.
+                while j > i && NAME_PARTICLES.contains(&words[j].2) {
+                    j -= 1;
+                }
                 let span = (s, words[j].1);
                 // A run of ordinary words ("Packet Loss") is not a name.
                 if j > i && (i..=j).any(|k| !self.is_ordinary(words[k].2)) {
@@ -632,16 +637,20 @@ impl Extractor {
         })
     }
 
-    /// Whether the period at `span` ends in a capitalised month with no year
-    /// that a name continues: "for Jan van den Berg", "for May Chen" (a
-    /// customer, not a month), unlike "for May" or "in May 2026". Months that
-    /// never start a name ("June", "March") are left to the period.
+    /// Whether the period at `span` is "for" or "from" and a capitalised
+    /// "May" or "Jan" (months that are also first names) that a name
+    /// continues: "for Jan van den Berg", "from May Chen" name a customer,
+    /// unlike "for May", "for May 2026", "for May Please check" or "since
+    /// May Acme Corp". The next word must look like a name (a capital, then
+    /// lower case; neither ordinary vocabulary nor a word that never starts
+    /// a name) or be a particle.
     fn month_opens_a_name(&self, text: &str, span: (usize, usize)) -> bool {
         let found = &text[span.0..span.1];
-        let last = found.rsplit(' ').next().unwrap_or(found);
-        if !last.chars().next().is_some_and(char::is_uppercase)
-            || last.chars().any(|c| c.is_ascii_digit())
-            || self.is_stop_capital(last)
+        let Some((pointer, month)) = found.split_once(' ') else {
+            return false;
+        };
+        if !["May", "Jan"].contains(&month)
+            || !["for", "from"].contains(&pointer.to_lowercase().as_str())
         {
             return false;
         }
@@ -654,7 +663,9 @@ impl Extractor {
             .unwrap_or_default();
         let mut chars = next.chars();
         let name_like = chars.next().is_some_and(char::is_uppercase)
-            && chars.next().is_some_and(char::is_lowercase);
+            && chars.next().is_some_and(char::is_lowercase)
+            && !self.is_ordinary(next)
+            && !self.is_stop_capital(next);
         name_like || (NAME_PARTICLES.contains(&next) && rest[next.len()..].starts_with(' '))
     }
 
@@ -1176,6 +1187,33 @@ mod tests {
         assert_eq!(
             get("invoices for Tom Becker in May 2026", "period").as_deref(),
             Some("in May 2026")
+        );
+        // ... but not when the next word is an ordinary one, nor for a
+        // month that is no first name.
+        assert_eq!(
+            get("show invoices for May Please check", "period").as_deref(),
+            Some("for May")
+        );
+        assert_eq!(
+            get("payments since Jan Thanks", "period").as_deref(),
+            Some("since Jan")
+        );
+        assert_eq!(
+            get("payments in Aug Smith", "period").as_deref(),
+            Some("in Aug")
+        );
+        assert_eq!(
+            get("Since May Acme Corp has been late", "period").as_deref(),
+            Some("Since May")
+        );
+        // A particle joins a name only before a capitalised word.
+        assert_eq!(
+            get("ticket for Pedro dos", "customer_name").as_deref(),
+            Some("Pedro")
+        );
+        assert_eq!(
+            get("open ticket for Tom Becker ter review", "customer_name").as_deref(),
+            Some("Tom Becker")
         );
         // Everyday adverbs after a trigger word are not a name.
         assert_eq!(get("who is that customer anyway", "customer_name"), None);
